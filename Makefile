@@ -1,0 +1,48 @@
+# planebridge: `make run` and `make test` are the two commands (see README.md).
+# The real build is CMake (CMakeLists.txt); this file installs what is missing and drives it.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build asan fuzz-build run test fuzz bench clean format
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/build.ninja $(BUILD)/Makefile: | deps
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD)
+
+asan: deps
+	@test -f $(ASAN_BUILD)/CMakeCache.txt || cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DPB_SANITIZE=ON >/dev/null
+	cmake --build $(ASAN_BUILD)
+
+fuzz-build: deps
+	@test -f $(FUZZ_BUILD)/CMakeCache.txt || CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPB_FUZZ=ON >/dev/null
+	cmake --build $(FUZZ_BUILD)
+
+# Starts the daemon on the embedded SQLite store, listening on 127.0.0.1:8470.
+run: build
+	./$(BUILD)/planebridge serve
+
+test: build asan fuzz-build
+	@bash tests/run_all.sh
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+
+bench: build
+	@bash bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

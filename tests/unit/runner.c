@@ -1,0 +1,133 @@
+/* The unit/contract test runner: see test.h. */
+#include "test.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "store/db.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <ftw.h>
+
+typedef struct {
+    const char *name;
+    pb_test_fn fn;
+    int is_store;
+} test_entry;
+
+static test_entry tests[2048];
+static int ntests;
+int pb_test_failures;
+static char tmpdir[512];
+static char store_url[1024];
+
+void pb_test_register(const char *name, pb_test_fn fn, int is_store)
+{
+    if (ntests < (int)(sizeof tests / sizeof *tests)) tests[ntests++] = (test_entry){name, fn, is_store};
+}
+
+void pb_test_fail(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "    %s:%d: ", file, line);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    pb_test_failures++;
+}
+
+const char *pb_test_tmpdir(void)
+{
+    return tmpdir;
+}
+
+/* PostgreSQL: each store test gets its own fresh database cloned from nothing; the base URL
+ * in PB_TEST_STORE must allow CREATE DATABASE. */
+static int pg_fresh_db(const char *base, const char *name)
+{
+    pb_db *db = NULL;
+    pb_conn *c = NULL;
+    pb_error err = {0};
+    char sql[256];
+    int rc = pb_db_open(base, &(pb_db_options){.pool_size = 1}, &db, &err);
+    if (!rc) rc = pb_db_acquire(db, &c, &err);
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+    if (!rc) rc = pb_conn_exec(c, sql, NULL, 0, NULL, &err);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    if (!rc) rc = pb_conn_exec(c, sql, NULL, 0, NULL, &err);
+    if (rc) fprintf(stderr, "    cannot create test database: %s\n", err.msg);
+    pb_db_release(db, c);
+    pb_db_free(db);
+    return rc;
+}
+
+const char *pb_test_store_url(void)
+{
+    return store_url;
+}
+
+static int setup_store(int idx)
+{
+    const char *base = getenv("PB_TEST_STORE");
+    if (!base || strncmp(base, "sqlite", 6) == 0) {
+        snprintf(store_url, sizeof store_url, "sqlite:%s/test.db", tmpdir);
+    } else {
+        char name[64];
+        snprintf(name, sizeof name, "pbtest_%d_%d", (int)getpid(), idx);
+        if (pg_fresh_db(base, name)) return -1;
+        /* Replace the database name at the end of the URL (postgres://.../dbname[?...]). */
+        const char *slash = strrchr(base, '/');
+        size_t keep = slash ? (size_t)(slash - base) + 1 : strlen(base);
+        const char *q = strchr(slash ? slash : base, '?');
+        snprintf(store_url, sizeof store_url, "%.*s%s%s", (int)keep, base, name, q ? q : "");
+    }
+    pb_db *db = NULL;
+    pb_error err = {0};
+    int rc = pb_db_open(store_url, NULL, &db, &err);
+    if (!rc) rc = pb_db_migrate(db, &err);
+    if (rc) fprintf(stderr, "    cannot migrate %s: %s\n", pb_db_backend_name(db), err.msg);
+    pb_db_free(db);
+    return rc;
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+int main(int argc, char **argv)
+{
+    int passed = 0, failed = 0;
+    const char *lvl = getenv("PB_TEST_LOG");
+    pb_log_level = lvl ? pb_log_level_parse(lvl) : PB_LOG_OFF;
+    int store_only = getenv("PB_TEST_STORE_ONLY") != NULL;
+    for (int i = 0; i < ntests; i++) {
+        int selected = argc < 2;
+        for (int a = 1; a < argc && !selected; a++) selected = strstr(tests[i].name, argv[a]) != NULL;
+        if (!selected || (store_only && !tests[i].is_store)) continue;
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/pbtest.XXXXXX");
+        if (!mkdtemp(tmpdir)) {
+            perror("mkdtemp");
+            return 1;
+        }
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (tests[i].is_store && setup_store(i)) _exit(3);
+            tests[i].fn();
+            _exit(pb_test_failures ? 1 : 0);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (!WIFEXITED(status)) fprintf(stderr, "    crashed with signal %d\n", WTERMSIG(status));
+        printf("%s %s%s\n", ok ? "PASS" : "FAIL", tests[i].name, tests[i].is_store ? " [store]" : "");
+        ok ? passed++ : failed++;
+        nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
