@@ -34,6 +34,16 @@ const char *pb_cli_opt(int argc, char **argv, const char *name);
 /* 1 if "--name" flag is present. */
 int pb_cli_flag(int argc, char **argv, const char *name);
 
+/* Parses a command's arguments when they are only configuration overrides: "--KEY VALUE"
+ * or "--KEY=VALUE" for each YAML key name in keys (NULL-terminated, e.g. {"listen", "store",
+ * NULL}), applied to cli->cfg on top of file and environment; "--config FILE" is accepted
+ * and skipped. Anything else, or a bad value, prints a message to stderr and returns 2. */
+int pb_cli_config_flags(pb_cli *cli, int argc, char **argv, const char *const *keys);
+
+/* Prints "planebridge VERSION" and every linked library's version, one "name version" per
+ * line, each prefixed by prefix (cmd_version.c; used by version and doctor). */
+void pb_cli_print_versions(FILE *fp, const char *prefix);
+
 /* Commands (one file each under src/cli/). */
 int pb_cmd_serve(pb_cli *cli, int argc, char **argv);
 int pb_cmd_migrate(pb_cli *cli, int argc, char **argv);

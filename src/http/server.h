@@ -98,4 +98,14 @@ void pb_resp_error(pb_resp *w, int status, const char *key, const char *fmt, ...
 /* Sets status and a raw JSON body. */
 void pb_resp_json(pb_resp *w, int status, const char *json);
 
+/* --- in-process entry (tests, fuzzing) ---
+ * Runs one request through exactly the pipeline the network path uses (limits, routing,
+ * query parsing, auth hook, handler, error mapping, done hook, access log, metrics) without
+ * sockets. headers: name,value pairs, NULL-terminated (may be NULL). The server need not be
+ * started. When out is non-NULL the response is appended to it as HTTP/1.1 text (status
+ * line, headers, Content-Length, blank line, body). Returns the HTTP status, or a negative
+ * PB_E* code (PB_EINVAL for NULL arguments, PB_ENOMEM). Thread-safe like the network path. */
+int pb_server_handle_raw(pb_server *s, const char *method, const char *url, const char *const *headers,
+                         const char *body, size_t body_len, pb_buf *out);
+
 #endif

@@ -44,7 +44,12 @@ typedef struct pb_val {
 #define PB_NULL ((pb_val){PB_V_NULL, 0, 0, NULL, 0})
 #define PB_INT(x) ((pb_val){PB_V_INT, (int64_t)(x), 0, NULL, 0})
 #define PB_REAL(x) ((pb_val){PB_V_REAL, 0, (double)(x), NULL, 0})
-#define PB_TEXT(x) ((pb_val){(x) ? PB_V_TEXT : PB_V_NULL, 0, 0, (x), 0})
+/* A function, not `(x) ? ...`, so PB_TEXT(char_array) does not trip -Waddress. */
+static inline pb_val_type pb_val_text_type(const char *s)
+{
+    return s ? PB_V_TEXT : PB_V_NULL;
+}
+#define PB_TEXT(x) ((pb_val){pb_val_text_type(x), 0, 0, (x), 0})
 #define PB_TEXTN(x, n) ((pb_val){PB_V_TEXT, 0, 0, (x), (n)})
 #define PB_BLOB(x, n) ((pb_val){PB_V_BLOB, 0, 0, (const char *)(x), (n)})
 

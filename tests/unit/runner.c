@@ -43,9 +43,16 @@ const char *pb_test_tmpdir(void)
     return tmpdir;
 }
 
+static int is_pg_store(void)
+{
+    const char *base = getenv("PB_TEST_STORE");
+    return base && strncmp(base, "sqlite", 6) != 0;
+}
+
 /* PostgreSQL: each store test gets its own fresh database cloned from nothing; the base URL
- * in PB_TEST_STORE must allow CREATE DATABASE. */
-static int pg_fresh_db(const char *base, const char *name)
+ * in PB_TEST_STORE must allow CREATE DATABASE. With create == 0 the database is only
+ * dropped (after the test, so hundreds of store tests do not pile up databases). */
+static int pg_fresh_db(const char *base, const char *name, int create)
 {
     pb_db *db = NULL;
     pb_conn *c = NULL;
@@ -53,14 +60,20 @@ static int pg_fresh_db(const char *base, const char *name)
     char sql[256];
     int rc = pb_db_open(base, &(pb_db_options){.pool_size = 1}, &db, &err);
     if (!rc) rc = pb_db_acquire(db, &c, &err);
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+    /* FORCE: a crashed test's backends may not have noticed their client is gone yet. */
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
     if (!rc) rc = pb_conn_exec(c, sql, NULL, 0, NULL, &err);
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-    if (!rc) rc = pb_conn_exec(c, sql, NULL, 0, NULL, &err);
-    if (rc) fprintf(stderr, "    cannot create test database: %s\n", err.msg);
+    if (!rc && create) rc = pb_conn_exec(c, sql, NULL, 0, NULL, &err);
+    if (rc) fprintf(stderr, "    cannot %s test database: %s\n", create ? "create" : "drop", err.msg);
     pb_db_release(db, c);
     pb_db_free(db);
     return rc;
+}
+
+static void pg_db_name(char *buf, size_t n, int pid, int idx)
+{
+    snprintf(buf, n, "pbtest_%d_%d", pid, idx);
 }
 
 const char *pb_test_store_url(void)
@@ -75,8 +88,8 @@ static int setup_store(int idx)
         snprintf(store_url, sizeof store_url, "sqlite:%s/test.db", tmpdir);
     } else {
         char name[64];
-        snprintf(name, sizeof name, "pbtest_%d_%d", (int)getpid(), idx);
-        if (pg_fresh_db(base, name)) return -1;
+        pg_db_name(name, sizeof name, (int)getpid(), idx);
+        if (pg_fresh_db(base, name, 1)) return -1;
         /* Replace the database name at the end of the URL (postgres://.../dbname[?...]). */
         const char *slash = strrchr(base, '/');
         size_t keep = slash ? (size_t)(slash - base) + 1 : strlen(base);
@@ -126,6 +139,11 @@ int main(int argc, char **argv)
         if (!WIFEXITED(status)) fprintf(stderr, "    crashed with signal %d\n", WTERMSIG(status));
         printf("%s %s%s\n", ok ? "PASS" : "FAIL", tests[i].name, tests[i].is_store ? " [store]" : "");
         ok ? passed++ : failed++;
+        if (tests[i].is_store && is_pg_store()) {
+            char name[64];
+            pg_db_name(name, sizeof name, (int)pid, i);
+            pg_fresh_db(getenv("PB_TEST_STORE"), name, 0);
+        }
         nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     }
     printf("%d passed, %d failed\n", passed, failed);

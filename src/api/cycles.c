@@ -1,0 +1,968 @@
+/* cycles: Plane's cycles, their work items and transfers.
+ *
+ *   GET/POST          .../projects/{project_id}/cycles/        ?cycle_view=all|current|upcoming|
+ *                                                              completed|draft|incomplete
+ *   GET/PATCH/DELETE  .../cycles/{pk}/
+ *   POST              .../cycles/{cycle_id}/archive/           only ended cycles (204)
+ *   GET               .../archived-cycles/
+ *   DELETE            .../archived-cycles/{cycle_id}/unarchive/ (204)
+ *   GET/POST          .../cycles/{cycle_id}/cycle-issues/      GET: Issue objects, paginated;
+ *                                                              POST {"issues":[...]} moves them
+ *                                                              out of any other cycle
+ *   GET/DELETE        .../cycles/{cycle_id}/cycle-issues/{issue_id}/
+ *   POST              .../cycles/{cycle_id}/transfer-issues/   {"new_cycle_id"}; the cycle must
+ *                                                              have ended
+ *
+ * Dates are datetimes; a plain date is normalised as Plane does (start of day / 23:59 of the
+ * end day, project time zone taken as UTC). Counters (total_issues, backlog_issues...) are
+ * computed on read from the membership rows. Writes to a cycle record cycle.created|updated|
+ * deleted in the outbox (with previous_attributes on updates) in the same transaction. */
+#include "api/api_more.h"
+
+#include "core/log.h"
+#include "core/util.h"
+#include "store/plane_store.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CYCLE_MAX_ISSUES 1000
+
+static const char *const cycle_users[] = {"owned_by", "created_by", "updated_by", NULL};
+
+/* ---------------------------------------------------------------- helpers */
+
+/* A stable id for the (cycle|module, issue) membership row, which item_refs does not store:
+ * the first 16 bytes of SHA-256 over both ids, shaped as a version-8 UUID. */
+void pb_more_membership_id(const char *ref_id, const char *issue_id, char out[37])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char in[96];
+    int n = snprintf(in, sizeof in, "%s/%s", ref_id, issue_id);
+    if (n < 0) n = 0;
+    if (!EVP_Digest(in, (size_t)n, md, &mdlen, EVP_sha256(), NULL) || mdlen < 16) memset(md, 0, 16);
+    md[6] = (unsigned char)((md[6] & 0x0f) | 0x80);
+    md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
+    char hex[33];
+    pb_hex_encode(md, 16, hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+/* Start/end of a stored cycle (0 when null). */
+static void cycle_window(const cJSON *o, int64_t *start, int64_t *end)
+{
+    const char *s = pb_more_get_str(o, "start_date"), *e = pb_more_get_str(o, "end_date");
+    *start = 0;
+    *end = 0;
+    if (s && pb_time_parse(s, start)) *start = 0;
+    if (e && pb_time_parse(e, end)) *end = 0;
+}
+
+static int cycle_add_counts(pb_api_req *a, cJSON *o, const char *cycle_id)
+{
+    static const char *const keys[6] = {"total_issues",   "backlog_issues",   "unstarted_issues",
+                                        "started_issues", "completed_issues", "cancelled_issues"};
+    int64_t counts[6];
+    pb_error err = {0};
+    int rc = pb_more_member_counts(a->conn, "cycle", cycle_id, counts, &err);
+    if (rc) return rc;
+    for (int i = 0; i < 6; i++) {
+        cJSON_DeleteItemFromObjectCaseSensitive(o, keys[i]);
+        cJSON_AddNumberToObject(o, keys[i], (double)counts[i]);
+    }
+    return 0;
+}
+
+/* Renders a stored cycle (with counts) into b honouring fields/expand. */
+static int cycle_render(pb_api_req *a, const char *raw, const pb_api_fields *fields,
+                        const pb_api_fields *expand, pb_buf *b)
+{
+    cJSON *o = pb_more_parse_raw(raw, NULL);
+    if (!o) return PB_EPARSE;
+    const char *id = pb_more_get_str(o, "id");
+    int rc = cycle_add_counts(a, o, id ? id : "");
+    if (!rc) rc = pb_more_render(a, o, cycle_users, fields, expand, b);
+    cJSON_Delete(o);
+    return rc;
+}
+
+static void cycle_send(pb_api_req *a, int status, const char *raw)
+{
+    pb_api_fields fields, expand;
+    pb_api_fields_from_query(a->req, &fields, &expand);
+    pb_buf *b = pb_resp_body(a->resp);
+    pb_resp_status(a->resp, status);
+    if (cycle_render(a, raw, &fields, &expand, b)) {
+        pb_buf_reset(b);
+        pb_api_internal(a->resp);
+    }
+}
+
+/* Loads a live cycle of the project; answers 404 (rolling back) and returns non-zero when
+ * missing. */
+static int cycle_load(pb_api_req *a, const char *id, pb_more_row *row)
+{
+    pb_error err = {0};
+    int rc = pb_more_get(a->conn, "cycle", a->project_id, NULL, id, row, &err);
+    if (rc == 0) return 0;
+    pb_conn_rollback(a->conn);
+    if (rc == PB_ENOTFOUND) pb_api_not_found(a->resp);
+    else pb_api_fail(a->resp, rc, &err);
+    return 1;
+}
+
+#define DT_FORMAT_MSG                                                                            \
+    "Datetime has wrong format. Use one of these formats instead: "                              \
+    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+
+/* Reads a datetime field: 1 when present; *us = 0 for null. A plain date (or the date part of
+ * a datetime) is normalised to the day's start (start) or 23:59 (end), Plane's convert_to_utc
+ * with a UTC project. */
+static int get_cycle_date(const cJSON *body, const char *key, int is_end, int64_t *us, int *null_out,
+                          pb_api_verr *v)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(body, key);
+    *us = 0;
+    *null_out = 0;
+    if (!j) return 0;
+    if (cJSON_IsNull(j)) {
+        *null_out = 1;
+        return 1;
+    }
+    int64_t t;
+    if (!cJSON_IsString(j) || strlen(j->valuestring) > 64 || pb_time_parse(j->valuestring, &t)) {
+        pb_api_verr_add(v, key, DT_FORMAT_MSG);
+        return 1;
+    }
+    int64_t day = 86400LL * 1000000LL;
+    int64_t midnight = t >= 0 ? t - t % day : t - ((t % day) + day) % day;
+    *us = is_end ? midnight + (23 * 3600 + 59 * 60) * 1000000LL : midnight;
+    return 1;
+}
+
+/* Applies the writable cycle fields of body to o. Returns 0 or non-zero with v filled. */
+static int cycle_fields(const cJSON *body, cJSON *o, int create, pb_api_verr *v)
+{
+    const char *s = NULL;
+    int has = pb_api_get_str(body, "name", 0, 0, 255, &s, v);
+    if (!has && create) pb_api_verr_add(v, "name", "This field is required.");
+    if (has && s) pb_more_set_str(o, "name", s);
+    if (pb_api_get_str(body, "description", 0, 1, 1u << 20, &s, v) && s) pb_more_set_str(o, "description", s);
+    if (pb_more_opt_str(body, "external_source", 255, &s, v)) pb_more_set_str(o, "external_source", s);
+    if (pb_more_opt_str(body, "external_id", 255, &s, v)) pb_more_set_str(o, "external_id", s);
+    if (pb_api_get_str(body, "timezone", 0, 0, 64, &s, v) && s) pb_more_set_str(o, "timezone", s);
+    double d;
+    if (pb_api_get_double(body, "sort_order", &d, v)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "sort_order");
+        cJSON_AddNumberToObject(o, "sort_order", d);
+    }
+    char uuid[37];
+    if (pb_api_get_uuid(body, "owned_by", 0, uuid, v) && uuid[0]) pb_more_set_str(o, "owned_by", uuid);
+    static const char *const objs[] = {"view_props", "logo_props", NULL};
+    for (int i = 0; objs[i]; i++) {
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(body, objs[i]);
+        if (!j) continue;
+        if (!cJSON_IsObject(j)) {
+            pb_api_verr_add(v, objs[i], "Value must be valid JSON.");
+            continue;
+        }
+        cJSON *dup = cJSON_Duplicate(j, 1);
+        if (dup) cJSON_ReplaceItemInObjectCaseSensitive(o, objs[i], dup);
+    }
+    int64_t start, end;
+    int snull, enull;
+    int hs = get_cycle_date(body, "start_date", 0, &start, &snull, v);
+    int he = get_cycle_date(body, "end_date", 1, &end, &enull, v);
+    if (pb_api_verr_any(v)) return 1;
+    if (hs) pb_more_set_time(o, "start_date", snull ? 0 : start);
+    if (he) pb_more_set_time(o, "end_date", enull ? 0 : end);
+    if (hs && he && start && end && start > end) {
+        pb_api_verr_add(v, "non_field_errors", "Start date cannot exceed end date");
+        return 1;
+    }
+    return 0;
+}
+
+static const char *const cycle_diff_keys[] = {
+    "name",        "description", "start_date", "end_date",   "owned_by",   "sort_order",
+    "view_props",  "logo_props",  "timezone",   "archived_at", "external_source",
+    "external_id", "progress_snapshot", NULL};
+
+/* ---------------------------------------------------------------- list / create */
+
+static int cycle_list(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
+    pb_api_page pg;
+    pb_more_row *rows = NULL;
+    size_t n = 0;
+    pb_error err = {0};
+    const char *view = pb_req_query(req, "cycle_view");
+    if (!view || !*view) view = "all";
+    if (pb_api_page_from_query(req, resp, &pg)) goto out;
+    int rc = pb_more_list(a.conn, "cycle", a.project_id, NULL, PB_MORE_LIVE, 1, 0, -1, &rows, &n,
+                          NULL, &err);
+    if (rc) {
+        pb_api_fail(resp, rc, &err);
+        goto out;
+    }
+    int64_t now = pb_now_us();
+    /* filter in place (a project has few cycles) */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = pb_more_parse_raw(rows[i].raw, NULL);
+        int64_t s = 0, e = 0;
+        if (o) cycle_window(o, &s, &e);
+        cJSON_Delete(o);
+        int keep = 1;
+        if (strcmp(view, "current") == 0) keep = s && e && s <= now && e >= now;
+        else if (strcmp(view, "upcoming") == 0) keep = s && s > now;
+        else if (strcmp(view, "completed") == 0) keep = e && e < now;
+        else if (strcmp(view, "draft") == 0) keep = !s && !e;
+        else if (strcmp(view, "incomplete") == 0) keep = !e || e >= now;
+        if (keep) {
+            if (k != i) {
+                pb_more_row t = rows[k];
+                rows[k] = rows[i];
+                rows[i] = t;
+            }
+            k++;
+        }
+    }
+    pb_api_fields fields, expand;
+    pb_api_fields_from_query(req, &fields, &expand);
+    pb_buf *b = pb_resp_body(resp);
+    pb_resp_status(resp, 200);
+    if (strcmp(view, "current") == 0) { /* Plane answers a plain array here */
+        rc = pb_buf_putc(b, '[');
+        for (size_t i = 0; !rc && i < k; i++) {
+            if (i) rc = pb_buf_putc(b, ',');
+            if (!rc) rc = cycle_render(&a, rows[i].raw, &fields, &expand, b);
+        }
+        if (!rc) rc = pb_buf_putc(b, ']');
+    } else {
+        rc = pb_api_envelope_begin(b, &pg, (int64_t)k);
+        int64_t cnt = pb_api_page_count(&pg, (int64_t)k);
+        for (int64_t i = 0; !rc && i < cnt; i++) {
+            if (i) rc = pb_buf_putc(b, ',');
+            if (!rc) rc = cycle_render(&a, rows[pg.offset + i].raw, &fields, &expand, b);
+        }
+        if (!rc) rc = pb_api_envelope_end(b);
+    }
+    if (rc) {
+        pb_buf_reset(b);
+        pb_api_internal(resp);
+    }
+out:
+    pb_more_rows_free(rows, n);
+    pb_api_end(&a);
+    return 0;
+}
+
+static int cycle_create(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
+    cJSON *body = NULL, *o = NULL;
+    char *raw = NULL;
+    pb_api_verr v = {0};
+    pb_error err = {0};
+    if (pb_api_parse_body(req, resp, 1, &body)) goto out;
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(body, "start_date");
+    const cJSON *je = cJSON_GetObjectItemCaseSensitive(body, "end_date");
+    int has_s = js && !cJSON_IsNull(js), has_e = je && !cJSON_IsNull(je);
+    if (has_s != has_e) {
+        pb_api_error(resp, 400, "Both start date and end date are either required or are to be null");
+        goto out;
+    }
+    char id[37], ws[64];
+    pb_uuid4(id);
+    int64_t now = pb_api_now();
+    o = cJSON_CreateObject();
+    pb_more_set_str(o, "id", id);
+    pb_more_set_time(o, "created_at", now);
+    pb_more_set_time(o, "updated_at", now);
+    cJSON_AddNullToObject(o, "deleted_at");
+    cJSON_AddNullToObject(o, "name");
+    pb_more_set_str(o, "description", "");
+    cJSON_AddNullToObject(o, "start_date");
+    cJSON_AddNullToObject(o, "end_date");
+    cJSON_AddItemToObject(o, "view_props", cJSON_CreateObject());
+    cJSON_AddNumberToObject(o, "sort_order", 65535);
+    cJSON_AddNullToObject(o, "external_source");
+    cJSON_AddNullToObject(o, "external_id");
+    cJSON_AddItemToObject(o, "progress_snapshot", cJSON_CreateObject());
+    cJSON_AddNullToObject(o, "archived_at");
+    cJSON_AddItemToObject(o, "logo_props", cJSON_CreateObject());
+    pb_more_set_str(o, "timezone", "UTC");
+    cJSON_AddNumberToObject(o, "version", 1);
+    pb_more_set_str(o, "created_by", a.user_id);
+    pb_more_set_str(o, "updated_by", a.user_id);
+    pb_more_set_str(o, "project", a.project_id);
+    pb_more_set_str(o, "owned_by", a.user_id);
+    if (cycle_fields(body, o, 1, &v)) {
+        pb_api_verr_send(&v, resp);
+        goto out;
+    }
+    int cycle_view = 0;
+    int rc = pb_more_project_flag(&a, "cycle_view", &cycle_view);
+    if (rc) {
+        pb_api_fail(resp, rc, NULL);
+        goto out;
+    }
+    if (!cycle_view) {
+        pb_api_verr_add(&v, "non_field_errors", "Cycles are not enabled for this project");
+        pb_api_verr_send(&v, resp);
+        goto out;
+    }
+    if (pb_more_begin_write(&a)) goto out;
+    pb_more_ws_id(&a, ws);
+    pb_more_set_str(o, "workspace", ws);
+    const char *es = pb_more_get_str(body, "external_source"), *ei = pb_more_get_str(body, "external_id");
+    if (es && ei) {
+        char dup[40];
+        rc = pb_more_find_external(a.conn, "cycle", a.project_id, es, ei, dup, &err);
+        if (rc == 0) {
+            pb_conn_rollback(a.conn);
+            pb_api_conflict(resp, "Cycle with the same external id and external source already exists", dup);
+            goto out;
+        }
+        if (rc != PB_ENOTFOUND) {
+            pb_more_fail(&a, rc, &err);
+            goto out;
+        }
+    }
+    raw = cJSON_PrintUnformatted(o);
+    if (!raw) {
+        pb_more_fail(&a, PB_ENOMEM, NULL);
+        goto out;
+    }
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(o, "sort_order");
+    pb_more_new nw = {.id = id,
+                      .item_type = "cycle",
+                      .slug = a.slug,
+                      .project_id = a.project_id,
+                      .name = pb_more_get_str(o, "name"),
+                      .ext_source = pb_more_get_str(o, "external_source"),
+                      .ext_id = pb_more_get_str(o, "external_id"),
+                      .created_by = a.user_id,
+                      .sort_order = cJSON_IsNumber(so) ? so->valuedouble : 65535,
+                      .created_at = now,
+                      .raw = raw};
+    rc = pb_more_insert(a.conn, &nw, &err);
+    if (!rc) rc = cycle_add_counts(&a, o, id);
+    if (!rc) rc = pb_api_outbox(a.conn, "cycle.created", a.slug, a.project_id, id, o, NULL, &err);
+    if (rc) {
+        pb_more_fail(&a, rc, &err);
+        goto out;
+    }
+    if (pb_more_commit(&a)) goto out;
+    cycle_send(&a, 201, raw);
+out:
+    pb_api_verr_free(&v);
+    free(raw);
+    cJSON_Delete(o);
+    cJSON_Delete(body);
+    pb_api_end(&a);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- detail */
+
+static int cycle_get(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
+    const char *pk = pb_api_uuid_param(req, resp, "pk");
+    pb_more_row row = {0};
+    if (!pk || cycle_load(&a, pk, &row)) goto out;
+    if (row.archived_at) pb_api_not_found(resp); /* the detail GET hides archived cycles */
+    else cycle_send(&a, 200, row.raw);
+out:
+    pb_more_row_clear(&row);
+    pb_api_end(&a);
+    return 0;
+}
+
+/* Writes o back (raw, columns), records cycle.updated with the changed keys. */
+static int cycle_save(pb_api_req *a, const char *id, const cJSON *before, cJSON *o, int64_t now,
+                      char **raw_out, pb_error *err)
+{
+    pb_more_set_time(o, "updated_at", now);
+    pb_more_set_str(o, "updated_by", a->user_id);
+    char *raw = cJSON_PrintUnformatted(o);
+    if (!raw) return pb_error_set(err, PB_ENOMEM, "out of memory");
+    const char *arch = pb_more_get_str(o, "archived_at");
+    int64_t archived = 0;
+    if (arch && pb_time_parse(arch, &archived)) archived = 0;
+    int rc = pb_more_update(a->conn, id, pb_more_get_str(o, "name"), pb_more_get_str(o, "external_source"),
+                            pb_more_get_str(o, "external_id"), now, archived, raw, err);
+    cJSON *prev = cJSON_CreateObject();
+    if (!rc && !prev) rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+    if (!rc) {
+        pb_api_diff(before, o, cycle_diff_keys, prev);
+        cJSON *data = cJSON_Duplicate(o, 1);
+        if (data) rc = cycle_add_counts(a, data, id);
+        if (!rc) rc = pb_api_outbox(a->conn, "cycle.updated", a->slug, a->project_id, id,
+                                    data ? data : o, prev, err);
+        cJSON_Delete(data);
+    }
+    cJSON_Delete(prev);
+    if (rc) {
+        free(raw);
+        return rc;
+    }
+    *raw_out = raw;
+    return 0;
+}
+
+static int cycle_update(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
+    const char *pk = pb_api_uuid_param(req, resp, "pk");
+    cJSON *body = NULL, *before = NULL, *o = NULL, *only = NULL;
+    char *raw = NULL;
+    pb_more_row row = {0};
+    pb_api_verr v = {0};
+    pb_error err = {0};
+    if (!pk || pb_api_parse_body(req, resp, 1, &body)) goto out;
+    if (pb_more_begin_write(&a) || cycle_load(&a, pk, &row)) goto out;
+    if (row.archived_at) {
+        pb_conn_rollback(a.conn);
+        pb_api_error(resp, 400, "Archived cycle cannot be edited");
+        goto out;
+    }
+    before = pb_more_parse_raw(row.raw, resp);
+    o = before ? cJSON_Duplicate(before, 1) : NULL;
+    if (!o) goto out;
+    int64_t s, e, now = pb_now_us();
+    cycle_window(before, &s, &e);
+    const cJSON *src = body;
+    if (e && e < now) { /* a completed cycle only takes a new sort_order */
+        const cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "sort_order");
+        if (!so) {
+            pb_conn_rollback(a.conn);
+            pb_api_error(resp, 400, "The Cycle has already been completed so it cannot be edited");
+            goto out;
+        }
+        only = cJSON_CreateObject();
+        if (only) cJSON_AddItemToObject(only, "sort_order", cJSON_Duplicate(so, 1));
+        src = only;
+    }
+    if (cycle_fields(src, o, 0, &v)) {
+        pb_conn_rollback(a.conn);
+        pb_api_verr_send(&v, resp);
+        goto out;
+    }
+    /* the order rule again over the merged dates */
+    int64_t ns, ne;
+    cycle_window(o, &ns, &ne);
+    if (ns && ne && ns > ne) {
+        pb_conn_rollback(a.conn);
+        pb_api_verr_add(&v, "non_field_errors", "Start date cannot exceed end date");
+        pb_api_verr_send(&v, resp);
+        goto out;
+    }
+    const char *new_ei = pb_more_get_str(src, "external_id");
+    if (new_ei && strcmp(new_ei, row.ext_id) != 0) {
+        const char *es = pb_more_get_str(src, "external_source");
+        char dup[40];
+        int rc = pb_more_find_external(a.conn, "cycle", a.project_id, es ? es : row.ext_source, new_ei,
+                                       dup, &err);
+        if (rc == 0) {
+            pb_conn_rollback(a.conn);
+            pb_api_conflict(resp, "Cycle with the same external id and external source already exists", pk);
+            goto out;
+        }
+        if (rc != PB_ENOTFOUND) {
+            pb_more_fail(&a, rc, &err);
+            goto out;
+        }
+    }
+    int rc = cycle_save(&a, pk, before, o, pb_api_now(), &raw, &err);
+    if (rc) {
+        pb_more_fail(&a, rc, &err);
+        goto out;
+    }
+    if (pb_more_commit(&a)) goto out;
+    cycle_send(&a, 200, raw);
+out:
+    pb_api_verr_free(&v);
+    pb_more_row_clear(&row);
+    free(raw);
+    cJSON_Delete(only);
+    cJSON_Delete(o);
+    cJSON_Delete(before);
+    cJSON_Delete(body);
+    pb_api_end(&a);
+    return 0;
+}
+
+static int cycle_delete(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
+    const char *pk = pb_api_uuid_param(req, resp, "pk");
+    pb_more_row row = {0};
+    cJSON *o = NULL;
+    pb_error err = {0};
+    if (!pk || pb_more_begin_write(&a) || cycle_load(&a, pk, &row)) goto out;
+    o = pb_more_parse_raw(row.raw, resp);
+    if (!o) goto out;
+    const char *owner = pb_more_get_str(o, "owned_by");
+    if ((!owner || strcmp(owner, a.user_id) != 0) && a.project_role != 20) {
+        pb_conn_rollback(a.conn);
+        pb_api_error(resp, 403, "Only admin or creator can delete the cycle");
+        goto out;
+    }
+    int rc = pb_more_member_clear(a.conn, "cycle", pk, &err);
+    if (!rc) rc = pb_more_soft_delete(a.conn, pk, pb_api_now(), &err);
+    if (!rc) rc = pb_api_outbox(a.conn, "cycle.deleted", a.slug, a.project_id, pk, o, NULL, &err);
+    if (rc) {
+        pb_more_fail(&a, rc, &err);
+        goto out;
+    }
+    if (pb_more_commit(&a)) goto out;
+    pb_resp_status(resp, 204);
+out:
+    cJSON_Delete(o);
+    pb_more_row_clear(&row);
+    pb_api_end(&a);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- archive */
+
+static int cycle_set_archived(pb_req *req, pb_resp *resp, void *ctx, int archive)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
+    const char *pk = pb_api_uuid_param(req, resp, "cycle_id");
+    pb_more_row row = {0};
+    cJSON *before = NULL, *o = NULL;
+    char *raw = NULL;
+    pb_error err = {0};
+    if (!pk || pb_more_begin_write(&a) || cycle_load(&a, pk, &row)) goto out;
+    before = pb_more_parse_raw(row.raw, resp);
+    o = before ? cJSON_Duplicate(before, 1) : NULL;
+    if (!o) goto out;
+    int64_t now = pb_api_now();
+    if (archive) {
+        int64_t s, e;
+        cycle_window(before, &s, &e);
+        if (!e || e >= pb_now_us()) {
+            pb_conn_rollback(a.conn);
+            pb_api_error(resp, 400, "Only completed cycles can be archived");
+            goto out;
+        }
+        pb_more_set_time(o, "archived_at", now);
+    } else {
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "archived_at", cJSON_CreateNull());
+    }
+    int rc = cycle_save(&a, pk, before, o, now, &raw, &err);
+    if (rc) {
+        pb_more_fail(&a, rc, &err);
+        goto out;
+    }
+    if (pb_more_commit(&a)) goto out;
+    pb_resp_status(resp, 204);
+out:
+    free(raw);
+    cJSON_Delete(o);
+    cJSON_Delete(before);
+    pb_more_row_clear(&row);
+    pb_api_end(&a);
+    return 0;
+}
+
+static int cycle_archive(pb_req *req, pb_resp *resp, void *ctx)
+{
+    return cycle_set_archived(req, resp, ctx, 1);
+}
+
+static int cycle_unarchive(pb_req *req, pb_resp *resp, void *ctx)
+{
+    return cycle_set_archived(req, resp, ctx, 0);
+}
+
+static int cycle_archived_list(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
+    pb_api_page pg;
+    pb_more_row *rows = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    pb_error err = {0};
+    if (pb_api_page_from_query(req, resp, &pg)) goto out;
+    int rc = pb_more_list(a.conn, "cycle", a.project_id, NULL, PB_MORE_ARCHIVED, 1, pg.offset,
+                          pg.per_page, &rows, &n, &total, &err);
+    if (rc) {
+        pb_api_fail(resp, rc, &err);
+        goto out;
+    }
+    pb_api_fields fields, expand;
+    pb_api_fields_from_query(req, &fields, &expand);
+    pb_buf *b = pb_resp_body(resp);
+    pb_resp_status(resp, 200);
+    rc = pb_api_envelope_begin(b, &pg, total);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (i) rc = pb_buf_putc(b, ',');
+        if (!rc) rc = cycle_render(&a, rows[i].raw, &fields, &expand, b);
+    }
+    if (!rc) rc = pb_api_envelope_end(b);
+    if (rc) {
+        pb_buf_reset(b);
+        pb_api_internal(resp);
+    }
+out:
+    pb_more_rows_free(rows, n);
+    pb_api_end(&a);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- cycle-issues */
+
+/* CycleIssue / ModuleIssue as Plane serializes the membership row. */
+cJSON *pb_more_membership_json(pb_api_req *a, const char *kind, const pb_more_member *m,
+                               const char *ws)
+{
+    char id[37];
+    pb_more_membership_id(m->ref_id, m->issue_id, id);
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    pb_more_set_str(o, "id", id);
+    cJSON_AddNumberToObject(o, "sub_issues_count", 0);
+    pb_more_set_time(o, "created_at", m->created_at);
+    pb_more_set_time(o, "updated_at", m->created_at);
+    cJSON_AddNullToObject(o, "deleted_at");
+    pb_more_set_str(o, "created_by", a->user_id);
+    pb_more_set_str(o, "updated_by", a->user_id);
+    pb_more_set_str(o, "project", a->project_id);
+    pb_more_set_str(o, "workspace", ws);
+    pb_more_set_str(o, "issue", m->issue_id);
+    pb_more_set_str(o, kind, m->ref_id);
+    return o;
+}
+
+static int cycle_issues_list(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
+    const char *cid = pb_api_uuid_param(req, resp, "cycle_id");
+    if (cid) pb_api_issue_list_by_ref(&a, "cycle", cid);
+    pb_api_end(&a);
+    return 0;
+}
+
+/* Reads {"issues":[...]} (non-empty) or answers 400. */
+static int read_issue_ids(pb_api_req *a, const cJSON *body, const char *empty_msg, char (**ids)[37],
+                          size_t *n)
+{
+    pb_api_verr v = {0};
+    *ids = NULL;
+    *n = 0;
+    pb_api_get_uuid_list(body, "issues", CYCLE_MAX_ISSUES, ids, n, &v);
+    if (pb_api_verr_any(&v)) {
+        pb_api_verr_send(&v, a->resp);
+        return 1;
+    }
+    pb_api_verr_free(&v);
+    if (*n == 0) {
+        pb_api_error(a->resp, 400, empty_msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* Every id must be a work item of the project (Plane: a foreign-key failure, 400). */
+int pb_more_check_issues(pb_api_req *a, char (*ids)[37], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        pb_error err = {0};
+        int rc = pb_api_issue_check(a->conn, a->project_id, ids[i], 0, &err);
+        if (rc == 0) continue;
+        pb_conn_rollback(a->conn);
+        if (rc == PB_ENOTFOUND) pb_api_error(a->resp, 400, "The payload is not valid");
+        else pb_api_fail(a->resp, rc, &err);
+        return 1;
+    }
+    return 0;
+}
+
+/* Answers with the plain array of membership rows of ref_id. */
+void pb_more_send_memberships(pb_api_req *a, const char *kind, const char *ref_id, int status)
+{
+    pb_more_member *ms = NULL;
+    size_t n = 0;
+    pb_error err = {0};
+    char ws[64];
+    pb_more_ws_id(a, ws);
+    int rc = pb_more_member_list(a->conn, kind, ref_id, &ms, &n, &err);
+    if (rc) {
+        pb_api_fail(a->resp, rc, &err);
+        return;
+    }
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < n; i++) {
+        cJSON *o = pb_more_membership_json(a, kind, &ms[i], ws);
+        if (o) cJSON_AddItemToArray(arr, o);
+    }
+    free(ms);
+    if (!arr) {
+        pb_api_internal(a->resp);
+        return;
+    }
+    pb_api_send_json(a->resp, status, arr);
+    cJSON_Delete(arr);
+}
+
+static int cycle_issues_add(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
+    const char *cid = pb_api_uuid_param(req, resp, "cycle_id");
+    cJSON *body = NULL, *o = NULL;
+    char(*ids)[37] = NULL;
+    size_t n = 0;
+    pb_more_row row = {0};
+    pb_error err = {0};
+    if (!cid || pb_api_parse_body(req, resp, 1, &body)) goto out;
+    if (read_issue_ids(&a, body, "Work items are required", &ids, &n)) goto out;
+    if (pb_more_begin_write(&a) || cycle_load(&a, cid, &row)) goto out;
+    o = pb_more_parse_raw(row.raw, resp);
+    if (!o) goto out;
+    int64_t s, e;
+    cycle_window(o, &s, &e);
+    if (e && e < pb_now_us()) {
+        pb_conn_rollback(a.conn);
+        pb_api_error(resp, 400, "The Cycle has already been completed so no new issues can be added");
+        goto out;
+    }
+    if (pb_more_check_issues(&a, ids, n)) goto out;
+    int64_t now = pb_api_now();
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        pb_more_member *cur = NULL;
+        size_t nc = 0;
+        rc = pb_more_member_refs(a.conn, "cycle", ids[i], &cur, &nc, &err);
+        if (rc) break;
+        if (nc == 0) {
+            rc = pb_more_member_add(a.conn, "cycle", ids[i], cid, now, &err);
+        } else {
+            /* an issue is in one cycle: move it here, dropping any other rows */
+            for (size_t j = 0; !rc && j < nc; j++) {
+                if (j == 0) {
+                    if (strcmp(cur[0].ref_id, cid) != 0)
+                        rc = pb_more_member_move(a.conn, "cycle", ids[i], cur[0].ref_id, cid, &err);
+                } else {
+                    rc = pb_more_member_remove(a.conn, "cycle", ids[i], cur[j].ref_id, NULL, &err);
+                }
+            }
+        }
+        free(cur);
+    }
+    if (rc) {
+        pb_more_fail(&a, rc, &err);
+        goto out;
+    }
+    if (pb_more_commit(&a)) goto out;
+    pb_more_send_memberships(&a, "cycle", cid, 200);
+out:
+    free(ids);
+    cJSON_Delete(o);
+    pb_more_row_clear(&row);
+    cJSON_Delete(body);
+    pb_api_end(&a);
+    return 0;
+}
+
+/* The membership of issue_id in ref_id, or 404. */
+int pb_more_find_membership(pb_api_req *a, const char *kind, const char *ref_id,
+                            const char *issue_id, pb_more_member *out)
+{
+    pb_more_member *cur = NULL;
+    size_t n = 0;
+    pb_error err = {0};
+    int rc = pb_more_member_refs(a->conn, kind, issue_id, &cur, &n, &err);
+    if (rc) {
+        pb_conn_rollback(a->conn);
+        pb_api_fail(a->resp, rc, &err);
+        return 1;
+    }
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++)
+        if (strcmp(cur[i].ref_id, ref_id) == 0) {
+            *out = cur[i];
+            found = 1;
+        }
+    free(cur);
+    if (found && pb_api_issue_check(a->conn, a->project_id, issue_id, 0, NULL) != 0) found = 0;
+    if (!found) {
+        pb_conn_rollback(a->conn);
+        pb_api_not_found(a->resp);
+        return 1;
+    }
+    return 0;
+}
+
+static int cycle_issue_get(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
+    const char *cid = pb_api_uuid_param(req, resp, "cycle_id");
+    const char *iid = cid ? pb_api_uuid_param(req, resp, "issue_id") : NULL;
+    pb_more_member m;
+    if (!iid || pb_more_find_membership(&a, "cycle", cid, iid, &m)) goto out;
+    char ws[64];
+    pb_more_ws_id(&a, ws);
+    cJSON *o = pb_more_membership_json(&a, "cycle", &m, ws);
+    if (!o) pb_api_internal(resp);
+    else {
+        pb_api_fields fields, expand;
+        pb_api_fields_from_query(req, &fields, &expand);
+        pb_api_fields_apply(o, &fields);
+        pb_api_send_json(resp, 200, o);
+    }
+    cJSON_Delete(o);
+out:
+    pb_api_end(&a);
+    return 0;
+}
+
+static int cycle_issue_delete(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
+    const char *cid = pb_api_uuid_param(req, resp, "cycle_id");
+    const char *iid = cid ? pb_api_uuid_param(req, resp, "issue_id") : NULL;
+    pb_more_member m;
+    pb_error err = {0};
+    if (!iid || pb_more_begin_write(&a) || pb_more_find_membership(&a, "cycle", cid, iid, &m)) goto out;
+    int rc = pb_more_member_remove(a.conn, "cycle", iid, cid, NULL, &err);
+    if (rc) {
+        pb_more_fail(&a, rc, &err);
+        goto out;
+    }
+    if (pb_more_commit(&a)) goto out;
+    pb_resp_status(resp, 204);
+out:
+    pb_api_end(&a);
+    return 0;
+}
+
+static int cycle_transfer(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
+    const char *cid = pb_api_uuid_param(req, resp, "cycle_id");
+    cJSON *body = NULL, *before = NULL, *o = NULL, *tgt = NULL;
+    char *raw = NULL;
+    pb_more_row row = {0}, nrow = {0};
+    pb_api_verr v = {0};
+    pb_error err = {0};
+    if (!cid || pb_api_parse_body(req, resp, 1, &body)) goto out;
+    char new_id[37] = "";
+    const cJSON *nj = cJSON_GetObjectItemCaseSensitive(body, "new_cycle_id");
+    if (!nj || cJSON_IsNull(nj) || (cJSON_IsString(nj) && !*nj->valuestring) || cJSON_IsFalse(nj)) {
+        pb_api_error(resp, 400, "New Cycle Id is required");
+        goto out;
+    }
+    pb_api_get_uuid(body, "new_cycle_id", 0, new_id, &v);
+    if (pb_api_verr_any(&v)) {
+        pb_api_verr_send(&v, resp);
+        goto out;
+    }
+    if (pb_more_begin_write(&a) || cycle_load(&a, cid, &row) || cycle_load(&a, new_id, &nrow)) goto out;
+    before = pb_more_parse_raw(row.raw, resp);
+    tgt = before ? pb_more_parse_raw(nrow.raw, resp) : NULL;
+    o = tgt ? cJSON_Duplicate(before, 1) : NULL;
+    if (!o) goto out;
+    int64_t now_us = pb_now_us(), s, e;
+    cycle_window(before, &s, &e);
+    if (!e || e >= now_us) {
+        pb_conn_rollback(a.conn);
+        pb_api_error(resp, 400, "The cycle has not been completed yet, so its work items cannot be transferred");
+        goto out;
+    }
+    cycle_window(tgt, &s, &e);
+    if (e && e < now_us) {
+        pb_conn_rollback(a.conn);
+        pb_api_error(resp, 400, "The cycle where the issues are transferred is already completed");
+        goto out;
+    }
+    /* the progress snapshot of the finished cycle, as Plane keeps it */
+    int64_t counts[6];
+    int rc = pb_more_member_counts(a.conn, "cycle", cid, counts, &err);
+    if (rc) {
+        pb_more_fail(&a, rc, &err);
+        goto out;
+    }
+    cJSON *snap = cJSON_CreateObject();
+    if (snap) {
+        static const char *const keys[6] = {"total_issues",   "backlog_issues",   "unstarted_issues",
+                                            "started_issues", "completed_issues", "cancelled_issues"};
+        static const int order[6] = {0, 4, 5, 3, 2, 1};
+        for (int i = 0; i < 6; i++) cJSON_AddNumberToObject(snap, keys[order[i]], (double)counts[order[i]]);
+        cJSON *dist = cJSON_AddObjectToObject(snap, "distribution");
+        if (dist) {
+            cJSON_AddArrayToObject(dist, "labels");
+            cJSON_AddArrayToObject(dist, "assignees");
+            cJSON_AddObjectToObject(dist, "completion_chart");
+        }
+        cJSON_AddObjectToObject(snap, "estimate_distribution");
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "progress_snapshot", snap);
+    }
+    int64_t moved = 0;
+    rc = pb_more_member_transfer(a.conn, "cycle", cid, new_id, &moved, &err);
+    if (!rc) rc = cycle_save(&a, cid, before, o, pb_api_now(), &raw, &err);
+    if (rc) {
+        pb_more_fail(&a, rc, &err);
+        goto out;
+    }
+    if (pb_more_commit(&a)) goto out;
+    pb_resp_json(resp, 200, "{\"message\":\"Success\"}");
+out:
+    pb_api_verr_free(&v);
+    free(raw);
+    cJSON_Delete(o);
+    cJSON_Delete(tgt);
+    cJSON_Delete(before);
+    pb_more_row_clear(&row);
+    pb_more_row_clear(&nrow);
+    cJSON_Delete(body);
+    pb_api_end(&a);
+    return 0;
+}
+
+#define PJ "/api/v1/workspaces/{slug}/projects/{project_id}"
+
+void pb_api_register_cycles(pb_server *srv, pb_app *app)
+{
+    static const char *const coll[] = {PJ "/cycles/"};
+    static const char *const one[] = {PJ "/cycles/{pk}/"};
+    static const char *const arch[] = {PJ "/cycles/{cycle_id}/archive/"};
+    static const char *const archl[] = {PJ "/archived-cycles/"};
+    static const char *const unarch[] = {PJ "/archived-cycles/{cycle_id}/unarchive/"};
+    static const char *const ci[] = {PJ "/cycles/{cycle_id}/cycle-issues/"};
+    static const char *const cione[] = {PJ "/cycles/{cycle_id}/cycle-issues/{issue_id}/"};
+    static const char *const tr[] = {PJ "/cycles/{cycle_id}/transfer-issues/"};
+    int rc = pb_more_route(srv, app, "GET", coll, 1, 0, cycle_list);
+    if (!rc) rc = pb_more_route(srv, app, "POST", coll, 1, 0, cycle_create);
+    if (!rc) rc = pb_more_route(srv, app, "GET", one, 1, 0, cycle_get);
+    if (!rc) rc = pb_more_route(srv, app, "PATCH", one, 1, 0, cycle_update);
+    if (!rc) rc = pb_more_route(srv, app, "DELETE", one, 1, 0, cycle_delete);
+    if (!rc) rc = pb_more_route(srv, app, "POST", arch, 1, 0, cycle_archive);
+    if (!rc) rc = pb_more_route(srv, app, "GET", archl, 1, 0, cycle_archived_list);
+    if (!rc) rc = pb_more_route(srv, app, "DELETE", unarch, 1, 0, cycle_unarchive);
+    if (!rc) rc = pb_more_route(srv, app, "GET", ci, 1, 0, cycle_issues_list);
+    if (!rc) rc = pb_more_route(srv, app, "POST", ci, 1, 0, cycle_issues_add);
+    if (!rc) rc = pb_more_route(srv, app, "GET", cione, 1, 0, cycle_issue_get);
+    if (!rc) rc = pb_more_route(srv, app, "DELETE", cione, 1, 0, cycle_issue_delete);
+    if (!rc) rc = pb_more_route(srv, app, "POST", tr, 1, 0, cycle_transfer);
+    if (rc) PB_LOG(PB_LOG_ERROR, "registering cycle routes failed", PB_LI("code", rc));
+}

@@ -1,0 +1,236 @@
+/* enqueue: see enqueue.h. */
+#include "ingest/enqueue.h"
+
+#include "core/log.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { J_QUEUED = 0, J_INFLIGHT = 1, J_DONE = 2 };
+
+typedef struct qjob {
+    struct qjob *next, *prev;
+    const pb_queue_in *in;
+    pthread_cond_t cond;
+    int state;
+    int rc;
+    int duplicate;
+} qjob;
+
+struct pb_enqueuer {
+    pb_db *db;
+    pb_enqueuer_options opt;
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* committer waits here */
+    qjob *head, *tail;
+    int npending;
+    int running, stopping;
+    pthread_t thread;
+    int64_t commits, rows;
+};
+
+int pb_enqueuer_new(pb_db *db, const pb_enqueuer_options *opt, pb_enqueuer **out, pb_error *err)
+{
+    pb_enqueuer *q = calloc(1, sizeof *q);
+    if (!q) return pb_error_set(err, PB_ENOMEM, "out of memory");
+    q->db = db;
+    if (opt) q->opt = *opt;
+    if (q->opt.max_batch <= 0) q->opt.max_batch = 256;
+    if (q->opt.max_pending <= 0) q->opt.max_pending = 4096;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->work, NULL);
+    *out = q;
+    return 0;
+}
+
+static void unlink_job(pb_enqueuer *q, qjob *j)
+{
+    if (j->prev) j->prev->next = j->next;
+    else q->head = j->next;
+    if (j->next) j->next->prev = j->prev;
+    else q->tail = j->prev;
+    j->next = j->prev = NULL;
+    q->npending--;
+}
+
+static void *committer(void *arg)
+{
+    pb_enqueuer *q = arg;
+    int max = q->opt.max_batch;
+    qjob **batch = calloc((size_t)max, sizeof *batch);
+    pb_queue_in *ins = calloc((size_t)max, sizeof *ins);
+    unsigned char *inserted = calloc((size_t)max, 1);
+    if (!batch || !ins || !inserted) {
+        PB_LOG(PB_LOG_ERROR, "ingest committer: out of memory");
+        free(batch);
+        free(ins);
+        free(inserted);
+        return NULL;
+    }
+    pb_conn *c = NULL;
+    for (;;) {
+        pthread_mutex_lock(&q->mu);
+        while (!q->head && !q->stopping) pthread_cond_wait(&q->work, &q->mu);
+        if (!q->head && q->stopping) {
+            pthread_mutex_unlock(&q->mu);
+            break;
+        }
+        int n = 0;
+        while (q->head && n < max) {
+            qjob *j = q->head;
+            unlink_job(q, j);
+            j->state = J_INFLIGHT;
+            batch[n] = j;
+            ins[n] = *j->in;
+            n++;
+        }
+        pthread_mutex_unlock(&q->mu);
+
+        pb_error err = {0};
+        int rc = 0;
+        if (!c) rc = pb_db_acquire(q->db, &c, &err);
+        if (!rc) rc = pb_queue_enqueue_batch(c, ins, (size_t)n, inserted, &err);
+        if (rc) {
+            PB_LOG(PB_LOG_ERROR, "ingest: enqueue commit failed", PB_LS("error", err.msg), PB_LI("jobs", n));
+            /* A failed connection may be broken: hand it back and take a fresh one next time. */
+            pb_db_release(q->db, c);
+            c = NULL;
+        }
+        int stored = 0;
+        pthread_mutex_lock(&q->mu);
+        for (int i = 0; i < n; i++) {
+            qjob *j = batch[i];
+            j->rc = rc;
+            j->duplicate = rc ? 0 : !inserted[i];
+            stored += !rc && inserted[i];
+            j->state = J_DONE;
+            pthread_cond_signal(&j->cond);
+        }
+        if (!rc) {
+            q->commits++;
+            q->rows += stored;
+        }
+        pthread_mutex_unlock(&q->mu);
+        if (stored && q->opt.on_commit) q->opt.on_commit(q->opt.on_commit_ctx, stored);
+    }
+    pb_db_release(q->db, c);
+    free(batch);
+    free(ins);
+    free(inserted);
+    return NULL;
+}
+
+int pb_enqueuer_start(pb_enqueuer *q, pb_error *err)
+{
+    pthread_mutex_lock(&q->mu);
+    if (q->running) {
+        pthread_mutex_unlock(&q->mu);
+        return 0;
+    }
+    q->stopping = 0;
+    int e = pthread_create(&q->thread, NULL, committer, q);
+    if (!e) q->running = 1;
+    pthread_mutex_unlock(&q->mu);
+    return e ? pb_error_set(err, PB_EINTERNAL, "cannot start committer thread") : 0;
+}
+
+void pb_enqueuer_stop(pb_enqueuer *q)
+{
+    if (!q) return;
+    pthread_mutex_lock(&q->mu);
+    int was = q->running;
+    q->stopping = 1;
+    pthread_cond_broadcast(&q->work);
+    pthread_mutex_unlock(&q->mu);
+    if (was) pthread_join(q->thread, NULL);
+    pthread_mutex_lock(&q->mu);
+    q->running = 0;
+    /* Nobody commits any more: fail whatever is still queued (submit after stop). */
+    while (q->head) {
+        qjob *j = q->head;
+        unlink_job(q, j);
+        j->rc = PB_EBUSY;
+        j->state = J_DONE;
+        pthread_cond_signal(&j->cond);
+    }
+    pthread_mutex_unlock(&q->mu);
+}
+
+void pb_enqueuer_free(pb_enqueuer *q)
+{
+    if (!q) return;
+    pb_enqueuer_stop(q);
+    pthread_cond_destroy(&q->work);
+    pthread_mutex_destroy(&q->mu);
+    free(q);
+}
+
+int pb_enqueuer_submit(pb_enqueuer *q, const pb_queue_in *in, int timeout_ms, int *duplicate, pb_error *err)
+{
+    qjob j;
+    memset(&j, 0, sizeof j);
+    j.in = in;
+    if (duplicate) *duplicate = 0;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j.cond, &ca);
+    pthread_condattr_destroy(&ca);
+
+    pthread_mutex_lock(&q->mu);
+    if (q->stopping || q->npending >= q->opt.max_pending) {
+        pthread_mutex_unlock(&q->mu);
+        pthread_cond_destroy(&j.cond);
+        return pb_error_set(err, PB_EBUSY, "ingest queue is full");
+    }
+    j.prev = q->tail;
+    if (q->tail) q->tail->next = &j;
+    else q->head = &j;
+    q->tail = &j;
+    q->npending++;
+    pthread_cond_signal(&q->work);
+
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    int64_t ns = (int64_t)dl.tv_nsec + (int64_t)(timeout_ms > 0 ? timeout_ms : 30000) * 1000000;
+    dl.tv_sec += (time_t)(ns / 1000000000);
+    dl.tv_nsec = (long)(ns % 1000000000);
+    while (j.state != J_DONE) {
+        if (j.state == J_QUEUED) {
+            int e = pthread_cond_timedwait(&j.cond, &q->mu, &dl);
+            if (e == ETIMEDOUT && j.state == J_QUEUED) {
+                unlink_job(q, &j);
+                pthread_mutex_unlock(&q->mu);
+                pthread_cond_destroy(&j.cond);
+                return pb_error_set(err, PB_ETIMEOUT, "ingest commit queue timed out");
+            }
+        } else {
+            pthread_cond_wait(&j.cond, &q->mu);
+        }
+    }
+    pthread_mutex_unlock(&q->mu);
+    pthread_cond_destroy(&j.cond);
+    if (j.rc) return pb_error_set(err, j.rc, "could not store the job");
+    if (duplicate) *duplicate = j.duplicate;
+    return 0;
+}
+
+int pb_enqueuer_pending(pb_enqueuer *q)
+{
+    pthread_mutex_lock(&q->mu);
+    int n = q->npending;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+void pb_enqueuer_counts(pb_enqueuer *q, int64_t *commits, int64_t *rows)
+{
+    pthread_mutex_lock(&q->mu);
+    if (commits) *commits = q->commits;
+    if (rows) *rows = q->rows;
+    pthread_mutex_unlock(&q->mu);
+}

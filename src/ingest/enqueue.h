@@ -1,0 +1,50 @@
+/* enqueue: durable group commit of inbound jobs into ops.event_queue.
+ *
+ * Request threads call pb_enqueuer_submit(), which links the job (owned by the caller, on its
+ * stack) into a pending list and blocks on the job's own condition variable. One committer
+ * thread takes everything pending (up to max_batch), inserts it in one transaction and
+ * commits — SQLite WAL with synchronous=FULL fsyncs, PostgreSQL synchronous_commit — and only
+ * then wakes each submitter with its outcome. So a 200 is only ever sent for a job that is on
+ * disk, and one fsync covers a whole batch.
+ *
+ * Overload: when max_pending jobs already wait for the committer, submit fails at once with
+ * PB_EBUSY (the receiver answers 503 + Retry-After) instead of queueing without bound. A job
+ * still waiting for the committer after timeout_ms is withdrawn (PB_ETIMEOUT, nothing
+ * stored); once the committer has taken it, submit waits for the commit's outcome, because
+ * the job's memory is in use until then.
+ *
+ * Thread-safe. pb_enqueuer_stop() commits what is pending, then stops the thread; later
+ * submits fail with PB_EBUSY. */
+#ifndef PB_INGEST_ENQUEUE_H
+#define PB_INGEST_ENQUEUE_H
+
+#include "core/err.h"
+#include "store/db.h"
+#include "store/queue_store.h"
+
+#include <stdint.h>
+
+typedef struct pb_enqueuer pb_enqueuer;
+
+typedef struct pb_enqueuer_options {
+    int max_batch;   /* jobs per transaction; default 256 */
+    int max_pending; /* jobs waiting for the committer before PB_EBUSY; default 4096 */
+    void (*on_commit)(void *ctx, int inserted); /* called after each commit that stored rows */
+    void *on_commit_ctx;
+} pb_enqueuer_options;
+
+int pb_enqueuer_new(pb_db *db, const pb_enqueuer_options *opt, pb_enqueuer **out, pb_error *err);
+int pb_enqueuer_start(pb_enqueuer *q, pb_error *err);
+void pb_enqueuer_stop(pb_enqueuer *q);
+void pb_enqueuer_free(pb_enqueuer *q); /* NULL-safe; stops first */
+
+/* Stores job durably. *duplicate = 1 when its key was already stored (nothing new written).
+ * Returns 0, PB_EBUSY (overloaded or stopped), PB_ETIMEOUT, or a store error. */
+int pb_enqueuer_submit(pb_enqueuer *q, const pb_queue_in *job, int timeout_ms, int *duplicate, pb_error *err);
+
+/* Jobs currently waiting for the committer (for metrics). */
+int pb_enqueuer_pending(pb_enqueuer *q);
+/* Commits and rows since start (for tests and the benchmark). */
+void pb_enqueuer_counts(pb_enqueuer *q, int64_t *commits, int64_t *rows);
+
+#endif

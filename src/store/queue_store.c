@@ -1,0 +1,350 @@
+/* queue_store: see queue_store.h. */
+#include "store/queue_store.h"
+
+#include "core/buf.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define Q_COLS 7
+/* Multi-row INSERT chunk sizes: a fixed set keeps the prepared-statement cache small. */
+static const size_t chunk_sizes[] = {32, 8, 1};
+#define N_CHUNKS (sizeof chunk_sizes / sizeof chunk_sizes[0])
+static char *insert_sql[N_CHUNKS];
+static pthread_once_t insert_once = PTHREAD_ONCE_INIT;
+
+static void build_insert_sql(void)
+{
+    for (size_t k = 0; k < N_CHUNKS; k++) {
+        pb_buf b;
+        pb_buf_init(&b, 1 << 16);
+        pb_buf_puts(&b, "INSERT INTO ops.event_queue (idempotency_key, source, workspace_slug, object_type, "
+                        "object_id, received_at, body) VALUES ");
+        for (size_t r = 0; r < chunk_sizes[k]; r++) {
+            int p = (int)(r * Q_COLS);
+            pb_buf_printf(&b, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d)", r ? ", " : "", p + 1, p + 2, p + 3, p + 4,
+                          p + 5, p + 6, p + 7);
+        }
+        pb_buf_puts(&b, " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key");
+        insert_sql[k] = pb_buf_steal(&b);
+    }
+}
+
+static int insert_chunk(pb_conn *c, const char *sql, const pb_queue_in *jobs, size_t n, unsigned char *inserted,
+                        pb_error *err)
+{
+    pb_val params[32 * Q_COLS];
+    for (size_t r = 0; r < n; r++) {
+        const pb_queue_in *j = &jobs[r];
+        pb_val *p = &params[r * Q_COLS];
+        p[0] = PB_TEXT(j->key);
+        p[1] = PB_TEXT(j->source);
+        p[2] = PB_TEXT(j->workspace);
+        p[3] = PB_TEXT(j->object_type);
+        p[4] = PB_TEXT(j->object_id);
+        p[5] = PB_INT(j->received_at);
+        p[6] = PB_BLOB(j->body, j->body_len);
+        inserted[r] = 0;
+    }
+    pb_rows *rows = NULL;
+    int rc = pb_conn_query(c, sql, params, (int)(n * Q_COLS), &rows, err);
+    if (rc) return rc;
+    while ((rc = pb_rows_next(rows)) == 1) {
+        const char *k = pb_rows_text(rows, 0);
+        for (size_t r = 0; r < n; r++) {
+            if (!inserted[r] && strcmp(jobs[r].key, k) == 0) {
+                inserted[r] = 1;
+                break;
+            }
+        }
+    }
+    pb_rows_free(rows);
+    if (rc < 0) return pb_error_set(err, PB_ESTORE, "reading inserted keys failed");
+    return 0;
+}
+
+int pb_queue_enqueue_batch(pb_conn *c, const pb_queue_in *jobs, size_t n, unsigned char *inserted, pb_error *err)
+{
+    pthread_once(&insert_once, build_insert_sql);
+    for (size_t k = 0; k < N_CHUNKS; k++)
+        if (!insert_sql[k]) return pb_error_set(err, PB_ENOMEM, "out of memory");
+    int rc = pb_conn_begin_write(c, err);
+    if (rc) return rc;
+    size_t i = 0;
+    while (i < n) {
+        size_t k = 0;
+        while (chunk_sizes[k] > n - i) k++;
+        rc = insert_chunk(c, insert_sql[k], jobs + i, chunk_sizes[k], inserted + i, err);
+        if (rc) goto fail;
+        i += chunk_sizes[k];
+    }
+    rc = pb_conn_commit(c, err);
+    if (rc) goto fail;
+    return 0;
+fail:
+    pb_conn_rollback(c);
+    for (size_t r = 0; r < n; r++) inserted[r] = 0;
+    return rc;
+}
+
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+static int read_job(pb_rows *r, pb_queue_job *j)
+{
+    memset(j, 0, sizeof *j);
+    j->id = pb_rows_int(r, 0);
+    j->key = dup_or_empty(pb_rows_text(r, 1));
+    j->source = dup_or_empty(pb_rows_text(r, 2));
+    j->workspace = dup_or_empty(pb_rows_text(r, 3));
+    j->object_type = dup_or_empty(pb_rows_text(r, 4));
+    j->object_id = dup_or_empty(pb_rows_text(r, 5));
+    j->received_at = pb_rows_int(r, 6);
+    size_t bl = 0;
+    const void *b = pb_rows_blob(r, 7, &bl);
+    j->body = malloc(bl + 1);
+    if (j->body) {
+        if (bl) memcpy(j->body, b, bl);
+        j->body[bl] = '\0';
+        j->body_len = bl;
+    }
+    j->attempts = (int)pb_rows_int(r, 8);
+    if (!j->key || !j->source || !j->workspace || !j->object_type || !j->object_id || !j->body) return PB_ENOMEM;
+    return 0;
+}
+
+static void job_clear(pb_queue_job *j)
+{
+    free(j->key);
+    free(j->source);
+    free(j->workspace);
+    free(j->object_type);
+    free(j->object_id);
+    free(j->body);
+    memset(j, 0, sizeof *j);
+}
+
+void pb_queue_jobs_free(pb_queue_job *jobs, size_t n)
+{
+    if (!jobs) return;
+    for (size_t i = 0; i < n; i++) job_clear(&jobs[i]);
+    free(jobs);
+}
+
+static int cmp_job(const void *a, const void *b)
+{
+    int64_t x = ((const pb_queue_job *)a)->id, y = ((const pb_queue_job *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+#define CLAIM_HEAD                                                                                          \
+    "UPDATE ops.event_queue SET status = 'leased', leased_by = $1, lease_until = $2, attempts = attempts + 1 " \
+    "WHERE id IN (SELECT id FROM ops.event_queue "                                                          \
+    "WHERE ((status = 'pending' AND next_attempt_at <= $3) OR (status = 'leased' AND lease_until < $3)) "   \
+    "AND received_at <= $4 ORDER BY id LIMIT $5"
+#define CLAIM_TAIL                                                                                          \
+    ") RETURNING id, idempotency_key, source, workspace_slug, object_type, object_id, received_at, body, attempts"
+
+static const char sql_claim_pg[] = CLAIM_HEAD " FOR UPDATE SKIP LOCKED" CLAIM_TAIL;
+static const char sql_claim_sqlite[] = CLAIM_HEAD CLAIM_TAIL;
+
+int pb_queue_claim(pb_conn *c, const char *worker_id, int64_t now, int64_t lease_us, int64_t max_received_at,
+                   int max, pb_queue_job **out, size_t *n, pb_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (max <= 0) return 0;
+    int pg = pb_db_backend(pb_conn_db(c)) == PB_DB_POSTGRES;
+    pb_queue_job *jobs = calloc((size_t)max, sizeof *jobs);
+    if (!jobs) return pb_error_set(err, PB_ENOMEM, "out of memory");
+    size_t cnt = 0;
+    pb_rows *rows = NULL;
+    int rc = pb_conn_begin_write(c, err);
+    if (rc) goto fail;
+    pb_val p[] = {PB_TEXT(worker_id), PB_INT(now + lease_us), PB_INT(now), PB_INT(max_received_at), PB_INT(max)};
+    rc = pb_conn_query(c, pg ? sql_claim_pg : sql_claim_sqlite, p, 5, &rows, err);
+    if (rc) goto fail;
+    while ((rc = pb_rows_next(rows)) == 1 && cnt < (size_t)max) {
+        if (read_job(rows, &jobs[cnt++])) {
+            rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    pb_rows_free(rows);
+    rows = NULL;
+    if (rc < 0) {
+        rc = pb_error_set(err, PB_ESTORE, "claim query failed");
+        goto fail;
+    }
+    rc = pb_conn_commit(c, err);
+    if (rc) goto fail;
+    qsort(jobs, cnt, sizeof *jobs, cmp_job);
+    *out = jobs;
+    *n = cnt;
+    return 0;
+fail:
+    pb_rows_free(rows);
+    pb_conn_rollback(c);
+    pb_queue_jobs_free(jobs, cnt);
+    return rc;
+}
+
+int pb_queue_ack(pb_conn *c, int64_t id, const char *worker_id, int64_t now, int64_t *changed, pb_error *err)
+{
+    pb_val p[] = {PB_INT(id), PB_TEXT(worker_id), PB_INT(now)};
+    return pb_conn_exec(c,
+                        "UPDATE ops.event_queue SET status = 'done', done_at = $3, lease_until = NULL, "
+                        "last_error = NULL WHERE id = $1 AND status = 'leased' AND leased_by = $2",
+                        p, 3, changed, err);
+}
+
+int pb_queue_retry(pb_conn *c, int64_t id, const char *worker_id, int64_t next_attempt_at, const char *error,
+                   pb_error *err)
+{
+    pb_val p[] = {PB_INT(id), PB_TEXT(worker_id), PB_INT(next_attempt_at), PB_TEXT(error ? error : "")};
+    return pb_conn_exec(c,
+                        "UPDATE ops.event_queue SET status = 'pending', next_attempt_at = $3, lease_until = NULL, "
+                        "last_error = $4 WHERE id = $1 AND status = 'leased' AND leased_by = $2",
+                        p, 4, NULL, err);
+}
+
+int pb_queue_dead(pb_conn *c, int64_t id, const char *worker_id, int64_t now, const char *error, pb_error *err)
+{
+    pb_val p[] = {PB_INT(id), PB_TEXT(worker_id), PB_INT(now), PB_TEXT(error ? error : "")};
+    return pb_conn_exec(c,
+                        "UPDATE ops.event_queue SET status = 'dead', done_at = $3, lease_until = NULL, "
+                        "last_error = $4 WHERE id = $1 AND status = 'leased' AND leased_by = $2",
+                        p, 4, NULL, err);
+}
+
+int pb_queue_replay(pb_conn *c, int all_dead, const int64_t *ids, size_t nids, int64_t *changed, pb_error *err)
+{
+    int64_t total = 0, ch = 0;
+    int rc = pb_conn_begin_write(c, err);
+    if (rc) return rc;
+    if (all_dead) {
+        rc = pb_conn_exec(c,
+                          "UPDATE ops.event_queue SET status = 'pending', attempts = 0, next_attempt_at = 0, "
+                          "lease_until = NULL, leased_by = NULL, done_at = NULL WHERE status = 'dead'",
+                          NULL, 0, &ch, err);
+        if (rc) goto fail;
+        total += ch;
+    }
+    for (size_t i = 0; i < nids; i++) {
+        pb_val p[] = {PB_INT(ids[i])};
+        rc = pb_conn_exec(c,
+                          "UPDATE ops.event_queue SET status = 'pending', attempts = 0, next_attempt_at = 0, "
+                          "lease_until = NULL, leased_by = NULL, done_at = NULL "
+                          "WHERE id = $1 AND status <> 'leased' AND status <> 'pending'",
+                          p, 1, &ch, err);
+        if (rc) goto fail;
+        total += ch;
+    }
+    rc = pb_conn_commit(c, err);
+    if (rc) goto fail;
+    if (changed) *changed = total;
+    return 0;
+fail:
+    pb_conn_rollback(c);
+    return rc;
+}
+
+int pb_queue_get_stats(pb_conn *c, pb_queue_stats *st, pb_error *err)
+{
+    memset(st, 0, sizeof *st);
+    pb_rows *rows = NULL;
+    int rc = pb_conn_query(c, "SELECT status, COUNT(*) FROM ops.event_queue GROUP BY status", NULL, 0, &rows, err);
+    if (rc) return rc;
+    while ((rc = pb_rows_next(rows)) == 1) {
+        const char *s = pb_rows_text(rows, 0);
+        int64_t v = pb_rows_int(rows, 1);
+        if (!strcmp(s, "pending")) st->pending = v;
+        else if (!strcmp(s, "leased")) st->leased = v;
+        else if (!strcmp(s, "done")) st->done = v;
+        else if (!strcmp(s, "dead")) st->dead = v;
+    }
+    pb_rows_free(rows);
+    if (rc < 0) return pb_error_set(err, PB_ESTORE, "stats query failed");
+    int64_t oldest = 0;
+    rc = pb_conn_query_int(c,
+                           "SELECT COALESCE(MIN(received_at), 0) FROM ops.event_queue "
+                           "WHERE status = 'pending' OR status = 'leased'",
+                           NULL, 0, &oldest, err);
+    if (rc == PB_ENOTFOUND) rc = 0;
+    st->oldest_ready_received_at = oldest;
+    return rc;
+}
+
+int pb_queue_get(pb_conn *c, int64_t id, pb_queue_job *out, char status[16], pb_error *err)
+{
+    pb_rows *rows = NULL;
+    pb_val p[] = {PB_INT(id)};
+    int rc = pb_conn_query(c,
+                           "SELECT id, idempotency_key, source, workspace_slug, object_type, object_id, received_at, "
+                           "body, attempts, status FROM ops.event_queue WHERE id = $1",
+                           p, 1, &rows, err);
+    if (rc) return rc;
+    rc = pb_rows_next(rows);
+    if (rc == 1) {
+        if (status) snprintf(status, 16, "%s", pb_rows_text(rows, 9));
+        rc = read_job(rows, out) ? pb_error_set(err, PB_ENOMEM, "out of memory") : 0;
+        if (rc) job_clear(out);
+    } else if (rc == 0) {
+        rc = pb_error_set(err, PB_ENOTFOUND, "no job %lld", (long long)id);
+    } else {
+        rc = pb_error_set(err, PB_ESTORE, "job query failed");
+    }
+    pb_rows_free(rows);
+    return rc;
+}
+
+int pb_queue_purge_done(pb_conn *c, int64_t before_us, int64_t *deleted, pb_error *err)
+{
+    pb_val p[] = {PB_INT(before_us)};
+    return pb_conn_exec(c, "DELETE FROM ops.event_queue WHERE status = 'done' AND done_at < $1", p, 1, deleted, err);
+}
+
+int pb_queue_list(pb_conn *c, const char *status, int limit, pb_queue_row **out, size_t *n, pb_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (limit <= 0) return 0;
+    pb_queue_row *rowsv = calloc((size_t)limit, sizeof *rowsv);
+    if (!rowsv) return pb_error_set(err, PB_ENOMEM, "out of memory");
+    pb_rows *r = NULL;
+    pb_val p[] = {PB_TEXT(status), PB_INT(limit)};
+    int rc = pb_conn_query(c,
+                           "SELECT id, received_at, COALESCE(done_at, 0), attempts, status, workspace_slug, "
+                           "COALESCE(object_type, ''), COALESCE(object_id, ''), COALESCE(last_error, '') "
+                           "FROM ops.event_queue WHERE status = $1 ORDER BY id LIMIT $2",
+                           p, 2, &r, err);
+    if (rc) {
+        free(rowsv);
+        return rc;
+    }
+    size_t k = 0;
+    while (k < (size_t)limit && (rc = pb_rows_next(r)) == 1) {
+        pb_queue_row *q = &rowsv[k++];
+        q->id = pb_rows_int(r, 0);
+        q->received_at = pb_rows_int(r, 1);
+        q->done_at = pb_rows_int(r, 2);
+        q->attempts = (int)pb_rows_int(r, 3);
+        snprintf(q->status, sizeof q->status, "%s", pb_rows_text(r, 4));
+        snprintf(q->workspace, sizeof q->workspace, "%s", pb_rows_text(r, 5));
+        snprintf(q->object_type, sizeof q->object_type, "%s", pb_rows_text(r, 6));
+        snprintf(q->object_id, sizeof q->object_id, "%s", pb_rows_text(r, 7));
+        snprintf(q->last_error, sizeof q->last_error, "%s", pb_rows_text(r, 8));
+    }
+    pb_rows_free(r);
+    if (rc < 0) {
+        free(rowsv);
+        return pb_error_set(err, PB_ESTORE, "list query failed");
+    }
+    *out = rowsv;
+    *n = k;
+    return 0;
+}

@@ -1,0 +1,92 @@
+/* queue_store: the SQL of the inbound job queue ops.event_queue (0001_core).
+ *
+ * States: pending -> leased -> done | pending (retry, with next_attempt_at) | dead.
+ * A lease that expires (lease_until < now) makes the job claimable again; `attempts` counts
+ * claims, so a job that crashes its worker again and again reaches the dead-letter state.
+ *
+ * Claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several threads and processes on
+ * one database never claim the same job at once; on SQLite the caller holds the single
+ * write lock (pb_conn_begin_write) around the claim.
+ *
+ * Every function works on a connection the caller holds. pb_queue_enqueue_batch() and
+ * pb_queue_claim() run their own transaction (the connection must be outside one); ack,
+ * retry and dead run inside the caller's transaction when there is one, so a job can be
+ * acked atomically with the mirror change it caused. Errors: negative PB_E* codes. */
+#ifndef PB_STORE_QUEUE_STORE_H
+#define PB_STORE_QUEUE_STORE_H
+
+#include "core/err.h"
+#include "store/db.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pb_queue_in {
+    const char *key;         /* idempotency key (UNIQUE) */
+    const char *source;      /* "plane" */
+    const char *workspace;
+    const char *object_type; /* may be NULL */
+    const char *object_id;   /* may be NULL */
+    int64_t received_at;     /* µs */
+    const void *body;
+    size_t body_len;
+} pb_queue_in;
+
+/* Inserts n jobs in one transaction (multi-row inserts, ON CONFLICT DO NOTHING) and commits.
+ * inserted[i] = 1 for a new job, 0 for a duplicate key (already stored, or repeated earlier
+ * in the same batch). On error nothing is stored. */
+int pb_queue_enqueue_batch(pb_conn *c, const pb_queue_in *jobs, size_t n, unsigned char *inserted,
+                           pb_error *err);
+
+typedef struct pb_queue_job {
+    int64_t id;
+    char *key, *source, *workspace, *object_type, *object_id; /* malloc'd, "" for NULL */
+    int64_t received_at;
+    char *body; /* malloc'd, NUL-terminated */
+    size_t body_len;
+    int attempts; /* including this claim */
+} pb_queue_job;
+
+/* Claims up to max ready jobs (pending with next_attempt_at <= now, or leased with an
+ * expired lease) received at or before max_received_at, for worker_id until now+lease_us.
+ * Runs and commits its own transaction. *out is malloc'd, sorted by id (pb_queue_jobs_free). */
+int pb_queue_claim(pb_conn *c, const char *worker_id, int64_t now, int64_t lease_us, int64_t max_received_at,
+                   int max, pb_queue_job **out, size_t *n, pb_error *err);
+void pb_queue_jobs_free(pb_queue_job *jobs, size_t n);
+
+/* Marks a job done (only while worker_id still holds it: a worker whose lease was taken over
+ * changes nothing). *changed (optional) = rows affected. */
+int pb_queue_ack(pb_conn *c, int64_t id, const char *worker_id, int64_t now, int64_t *changed, pb_error *err);
+/* Back to pending at next_attempt_at, recording the error. */
+int pb_queue_retry(pb_conn *c, int64_t id, const char *worker_id, int64_t next_attempt_at, const char *error,
+                   pb_error *err);
+/* To the dead-letter state, recording the error. */
+int pb_queue_dead(pb_conn *c, int64_t id, const char *worker_id, int64_t now, const char *error, pb_error *err);
+
+/* Replay: makes jobs pending again with attempts reset. With all_dead, every dead job; plus
+ * each id in ids (any state but leased). *changed = jobs made pending. */
+int pb_queue_replay(pb_conn *c, int all_dead, const int64_t *ids, size_t nids, int64_t *changed, pb_error *err);
+
+typedef struct pb_queue_stats {
+    int64_t pending, leased, done, dead;
+    int64_t oldest_ready_received_at; /* 0 when nothing is pending */
+} pb_queue_stats;
+int pb_queue_get_stats(pb_conn *c, pb_queue_stats *st, pb_error *err);
+
+/* One job by id (any state), for replay tooling and tests. PB_ENOTFOUND when absent.
+ * status is copied into status (16 bytes). */
+int pb_queue_get(pb_conn *c, int64_t id, pb_queue_job *out, char status[16], pb_error *err);
+
+typedef struct pb_queue_row {
+    int64_t id, received_at, done_at;
+    int attempts;
+    char status[16], workspace[64], object_type[48], object_id[64];
+    char last_error[256];
+} pb_queue_row;
+/* Jobs in one state (e.g. "dead"), oldest first, at most limit. *out malloc'd (free). */
+int pb_queue_list(pb_conn *c, const char *status, int limit, pb_queue_row **out, size_t *n, pb_error *err);
+
+/* Deletes done jobs finished before before_us (their keys stop deduplicating). */
+int pb_queue_purge_done(pb_conn *c, int64_t before_us, int64_t *deleted, pb_error *err);
+
+#endif
