@@ -7,7 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build asan fuzz-build run test fuzz bench clean format
+.PHONY: all deps build asan fuzz-build clients run test fuzz bench clean format
 
 all: build
 
@@ -28,11 +28,16 @@ fuzz-build: deps
 	@test -f $(FUZZ_BUILD)/CMakeCache.txt || CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPB_FUZZ=ON >/dev/null
 	cmake --build $(FUZZ_BUILD)
 
+# Test clients from the npm registry, exactly as pinned by the committed lock file.
+clients: tests/clients/node_modules/.package-lock.json
+tests/clients/node_modules/.package-lock.json: tests/clients/package-lock.json tests/clients/package.json | deps
+	cd tests/clients && npm ci --no-audit --no-fund --loglevel=error
+
 # Starts the daemon on the embedded SQLite store, listening on 127.0.0.1:8470.
 run: build
 	./$(BUILD)/planebridge serve
 
-test: build asan fuzz-build
+test: build asan fuzz-build clients
 	@bash tests/run_all.sh
 
 fuzz: fuzz-build

@@ -6,16 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The sibling resource files (api_more.h) may be absent while they are being written: weak
- * references let this module link either way and register whatever exists. */
-#define WEAK_REG(name) extern void name(pb_server *s, pb_app *app) __attribute__((weak))
-WEAK_REG(pb_api_register_comments);
-WEAK_REG(pb_api_register_links);
-WEAK_REG(pb_api_register_relations);
-WEAK_REG(pb_api_register_cycles);
-WEAK_REG(pb_api_register_modules);
-WEAK_REG(pb_api_register_intake);
-WEAK_REG(pb_api_register_search);
+/* The sibling resource files (comments, links, relations, cycles, modules, intake, search) are
+ * declared in common.h. Their references must be strong: a weak undefined symbol does not pull
+ * an object out of the static library, so weak references left those routes unregistered. */
 
 int pb_api_route(pb_server *s, pb_app *app, const char *method, const char *pattern, const char *scope,
                  pb_handler_fn fn)
@@ -36,15 +29,15 @@ static int api_init(pb_app *app, pb_error *err)
     pb_api_register_states(s, app);
     pb_api_register_labels(s, app);
     /* search before the readable-id route: `work-items/search/` must not match `{work_item}` */
-    if (pb_api_register_search) pb_api_register_search(s, app);
+    pb_api_register_search(s, app);
     pb_api_register_workitems(s, app);
     pb_api_register_activities(s, app);
-    if (pb_api_register_comments) pb_api_register_comments(s, app);
-    if (pb_api_register_links) pb_api_register_links(s, app);
-    if (pb_api_register_relations) pb_api_register_relations(s, app);
-    if (pb_api_register_cycles) pb_api_register_cycles(s, app);
-    if (pb_api_register_modules) pb_api_register_modules(s, app);
-    if (pb_api_register_intake) pb_api_register_intake(s, app);
+    pb_api_register_comments(s, app);
+    pb_api_register_links(s, app);
+    pb_api_register_relations(s, app);
+    pb_api_register_cycles(s, app);
+    pb_api_register_modules(s, app);
+    pb_api_register_intake(s, app);
     return 0;
 }
 

@@ -54,6 +54,10 @@ int pb_api_expand_issue(pb_api_req *a, cJSON *o, const pb_api_fields *expand);
 int pb_api_render_issue(pb_api_req *a, const char *raw, const pb_api_fields *fields,
                         const pb_api_fields *expand, pb_buf *b);
 
+/* completed_at as Plane maintains it when a work item moves from old_group to new_group:
+ * entering "completed" stamps now, leaving it clears (0), otherwise it is kept. */
+int64_t pb_api_completed_at(const char *old_group, const char *new_group, int64_t completed_at, int64_t now);
+
 /* Bench/seed helper: inserts n work items into an existing project as user_id (default state,
  * sequential ids), in batches of transactions. */
 int pb_api_seed_issues(pb_db *db, const char *slug, const char *project_id, const char *user_id,

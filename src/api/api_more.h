@@ -30,8 +30,10 @@ void pb_more_ws_id(pb_api_req *a, char out[64]);
 /* Parses a stored raw row; NULL on failure (answers 500 when resp is non-NULL). */
 cJSON *pb_more_parse_raw(const char *raw, pb_resp *resp);
 
-/* Sets obj[key] to a string or JSON null (s NULL or ""). */
+/* Sets obj[key] to a string, or JSON null when s is NULL. */
 void pb_more_set_str(cJSON *obj, const char *key, const char *s);
+/* Same for ids: JSON null when s is NULL or "". */
+void pb_more_set_id(cJSON *obj, const char *key, const char *s);
 /* Sets obj[key] to the ISO time of us (null for 0). */
 void pb_more_set_time(cJSON *obj, const char *key, int64_t us);
 /* obj[key] as a string, or NULL. */
@@ -64,6 +66,12 @@ int pb_more_require_issue(pb_api_req *a, const char *issue_id);
 
 /* The project's raw JSON flag (cycle_view, module_view, intake_view...), 0 when absent. */
 int pb_more_project_flag(pb_api_req *a, const char *flag, int *value);
+
+/* ---- links (links.c) ---- */
+
+/* NULL when u is a link URL Plane accepts (Django's URLValidator, then http/https only),
+ * else Plane's message: "Invalid URL format." or "Invalid URL scheme.". */
+const char *pb_more_url_problem(const char *u);
 
 /* ---- membership helpers shared by cycles and modules (cycles.c) ---- */
 

@@ -7,6 +7,7 @@
 #include "store/plane_store.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,79 @@ const char *pb_api_user_id(pb_req *req)
     return p ? p->user_id : "";
 }
 
+/* ---------------------------------------------------------------- project access cache */
+#define ACCESS_SLOTS 1024
+#define ACCESS_TTL_MS 1000
+
+typedef struct access_slot {
+    uint64_t hash;
+    uint64_t gen;
+    int64_t expires_ms;
+    char user[64];
+    char project[40];
+    char slug[130];
+    char identifier[16];
+    int role;
+    int archived;
+} access_slot;
+
+static access_slot access_cache[ACCESS_SLOTS];
+static pthread_mutex_t access_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t access_gen = 1;
+
+void pb_api_access_invalidate(void)
+{
+    __atomic_add_fetch(&access_gen, 1, __ATOMIC_RELAXED);
+}
+
+static uint64_t access_hash(const char *slug, const char *project, const char *user)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    const char *parts[3] = {slug, project, user};
+    for (int i = 0; i < 3; i++) {
+        for (const char *p = parts[i]; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        h = (h ^ 0xff) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static int access_get(const char *slug, const char *project, const char *user, int *role, char identifier[16],
+                      int *archived)
+{
+    uint64_t h = access_hash(slug, project, user);
+    access_slot *s = &access_cache[h % ACCESS_SLOTS];
+    int hit = 0;
+    uint64_t gen = __atomic_load_n(&access_gen, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&access_mu);
+    if (s->hash == h && s->gen == gen && s->expires_ms > pb_mono_ms() && strcmp(s->user, user) == 0 &&
+        strcmp(s->project, project) == 0 && strcmp(s->slug, slug) == 0) {
+        *role = s->role;
+        *archived = s->archived;
+        memcpy(identifier, s->identifier, 16);
+        hit = 1;
+    }
+    pthread_mutex_unlock(&access_mu);
+    return hit;
+}
+
+static void access_put(const char *slug, const char *project, const char *user, int role, const char identifier[16],
+                       int archived, uint64_t gen)
+{
+    uint64_t h = access_hash(slug, project, user);
+    access_slot *s = &access_cache[h % ACCESS_SLOTS];
+    pthread_mutex_lock(&access_mu);
+    s->hash = h;
+    s->gen = gen;
+    s->expires_ms = pb_mono_ms() + ACCESS_TTL_MS;
+    pb_strlcpy(s->user, user, sizeof s->user);
+    pb_strlcpy(s->project, project, sizeof s->project);
+    pb_strlcpy(s->slug, slug, sizeof s->slug);
+    memcpy(s->identifier, identifier, 16);
+    s->role = role;
+    s->archived = archived;
+    pthread_mutex_unlock(&access_mu);
+}
+
 int pb_api_begin(pb_api_req *a, pb_req *req, pb_resp *resp, void *ctx, unsigned flags)
 {
     memset(a, 0, sizeof *a);
@@ -181,12 +255,19 @@ int pb_api_begin(pb_api_req *a, pb_req *req, pb_resp *resp, void *ctx, unsigned 
             pb_api_internal(resp);
             return 1;
         }
-        int rc = pb_ps_project_access(a->conn, a->slug ? a->slug : "", pid, a->user_id, &exists, &role,
-                                      a->project_identifier, &archived, &err);
-        if (rc) {
-            pb_api_fail(resp, rc, &err);
-            pb_api_end(a);
-            return 1;
+        const char *slug = a->slug ? a->slug : "";
+        if (access_get(slug, pid, a->user_id, &role, a->project_identifier, &archived)) {
+            exists = 1;
+        } else {
+            uint64_t gen = __atomic_load_n(&access_gen, __ATOMIC_RELAXED);
+            int rc = pb_ps_project_access(a->conn, slug, pid, a->user_id, &exists, &role, a->project_identifier,
+                                          &archived, &err);
+            if (rc) {
+                pb_api_fail(resp, rc, &err);
+                pb_api_end(a);
+                return 1;
+            }
+            if (exists && role > 0) access_put(slug, pid, a->user_id, role, a->project_identifier, archived, gen);
         }
         a->project_role = role;
         a->project_archived = archived;
@@ -265,6 +346,26 @@ static int utf8_ok(const unsigned char *s, size_t n)
     return 1;
 }
 
+/* RFC 8259 lexical rules cJSON does not enforce: no control characters inside strings, and
+ * only space/tab/CR/LF between tokens (cJSON skips every byte <= 0x20, NUL included). */
+static int json_lex_ok(const char *s, size_t n)
+{
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (in_str) {
+            if (ch < 0x20) return 0;
+            if (ch == '\\') i++;
+            else if (ch == '"') in_str = 0;
+        } else if (ch == '"') {
+            in_str = 1;
+        } else if (ch < 0x20 && ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int pb_api_parse_json(const char *s, size_t n, cJSON **out, pb_error *err)
 {
     *out = NULL;
@@ -272,6 +373,7 @@ int pb_api_parse_json(const char *s, size_t n, cJSON **out, pb_error *err)
     if (pb_api_json_depth(s, n) > PB_API_JSON_MAX_DEPTH)
         return pb_error_set(err, PB_EDEPTH, "JSON parse error - nesting deeper than %d levels", PB_API_JSON_MAX_DEPTH);
     if (!utf8_ok((const unsigned char *)s, n)) return pb_error_set(err, PB_EPARSE, "JSON parse error - invalid UTF-8");
+    if (!json_lex_ok(s, n)) return pb_error_set(err, PB_EPARSE, "JSON parse error - Invalid control character");
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(s, n, &end, 0);
     if (!j) {

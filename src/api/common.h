@@ -40,7 +40,7 @@
 
 /* ---------------------------------------------------------------- limits */
 #define PB_API_JSON_MAX_DEPTH 32        /* deeper request bodies are refused with 400 */
-#define PB_API_JSON_MAX_BYTES (1u << 20) /* bodies larger than this are refused with 413 */
+#define PB_API_JSON_MAX_BYTES (5u << 20) /* Plane's FILE_SIZE_LIMIT; the server's max_body (default 1 MiB) applies first */
 #define PB_API_PER_PAGE_DEFAULT 1000     /* Plane's paginator: default and maximum */
 #define PB_API_PER_PAGE_MAX 1000
 #define PB_API_NAME_MAX 255              /* CharField(max_length=255) */
@@ -73,6 +73,11 @@ typedef struct pb_api_req {
 /* Fills a; returns 0 to proceed, or non-zero after answering the request itself (400/403/
  * 404/500). `flags` is a PB_API_* mask. ctx is the pb_app* the route was registered with. */
 int pb_api_begin(pb_api_req *a, pb_req *req, pb_resp *resp, void *ctx, unsigned flags);
+/* Project access results (role, identifier, archived) are cached in-process for up to 1 s,
+ * positive answers only, like the auth module's role cache. Every write that changes project
+ * membership, archive state or existence calls this to drop the cache at once. */
+void pb_api_access_invalidate(void);
+
 /* Releases the connection (rolling back an open transaction). Safe to call twice. */
 void pb_api_end(pb_api_req *a);
 

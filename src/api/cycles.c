@@ -11,7 +11,8 @@
  *                                                              out of any other cycle
  *   GET/DELETE        .../cycles/{cycle_id}/cycle-issues/{issue_id}/
  *   POST              .../cycles/{cycle_id}/transfer-issues/   {"new_cycle_id"}; the cycle must
- *                                                              have ended
+ *                                                              have ended; moves its backlog/
+ *                                                              unstarted/started work items
  *
  * Dates are datetimes; a plain date is normalised as Plane does (start of day / 23:59 of the
  * end day, project time zone taken as UTC). Counters (total_issues, backlog_issues...) are
@@ -320,7 +321,7 @@ static int cycle_create(pb_req *req, pb_resp *resp, void *ctx)
     }
     if (pb_more_begin_write(&a)) goto out;
     pb_more_ws_id(&a, ws);
-    pb_more_set_str(o, "workspace", ws);
+    pb_more_set_id(o, "workspace", ws);
     const char *es = pb_more_get_str(body, "external_source"), *ei = pb_more_get_str(body, "external_id");
     if (es && ei) {
         char dup[40];
@@ -424,7 +425,7 @@ static int cycle_update(pb_req *req, pb_resp *resp, void *ctx)
     pb_api_req a;
     if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
     const char *pk = pb_api_uuid_param(req, resp, "pk");
-    cJSON *body = NULL, *before = NULL, *o = NULL, *only = NULL;
+    cJSON *body = NULL, *before = NULL, *o = NULL;
     char *raw = NULL;
     pb_more_row row = {0};
     pb_api_verr v = {0};
@@ -442,16 +443,13 @@ static int cycle_update(pb_req *req, pb_resp *resp, void *ctx)
     int64_t s, e, now = pb_now_us();
     cycle_window(before, &s, &e);
     const cJSON *src = body;
-    if (e && e < now) { /* a completed cycle only takes a new sort_order */
-        const cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "sort_order");
-        if (!so) {
-            pb_conn_rollback(a.conn);
-            pb_api_error(resp, 400, "The Cycle has already been completed so it cannot be edited");
-            goto out;
-        }
-        only = cJSON_CreateObject();
-        if (only) cJSON_AddItemToObject(only, "sort_order", cJSON_Duplicate(so, 1));
-        src = only;
+    /* A completed cycle is refused unless the body carries sort_order. Plane means "then only
+     * sort_order changes" but hands request.data (the whole body) to the serializer, so every
+     * field of such a body is applied; kept as Plane does it. */
+    if (e && e < now && !cJSON_GetObjectItemCaseSensitive(body, "sort_order")) {
+        pb_conn_rollback(a.conn);
+        pb_api_error(resp, 400, "The Cycle has already been completed so it cannot be edited");
+        goto out;
     }
     if (cycle_fields(src, o, 0, &v)) {
         pb_conn_rollback(a.conn);
@@ -494,7 +492,6 @@ out:
     pb_api_verr_free(&v);
     pb_more_row_clear(&row);
     free(raw);
-    cJSON_Delete(only);
     cJSON_Delete(o);
     cJSON_Delete(before);
     cJSON_Delete(body);
@@ -643,7 +640,7 @@ cJSON *pb_more_membership_json(pb_api_req *a, const char *kind, const pb_more_me
     pb_more_set_str(o, "created_by", a->user_id);
     pb_more_set_str(o, "updated_by", a->user_id);
     pb_more_set_str(o, "project", a->project_id);
-    pb_more_set_str(o, "workspace", ws);
+    pb_more_set_id(o, "workspace", ws);
     pb_more_set_str(o, "issue", m->issue_id);
     pb_more_set_str(o, kind, m->ref_id);
     return o;
@@ -673,7 +670,11 @@ static int read_issue_ids(pb_api_req *a, const cJSON *body, const char *empty_ms
     }
     pb_api_verr_free(&v);
     if (*n == 0) {
-        pb_api_error(a->resp, 400, empty_msg);
+        if (empty_msg) {
+            pb_api_error(a->resp, 400, empty_msg);
+        } else { /* cycles: Plane adds a code */
+            pb_resp_json(a->resp, 400, "{\"error\":\"Work items are required\",\"code\":\"MISSING_WORK_ITEMS\"}");
+        }
         return 1;
     }
     return 0;
@@ -732,7 +733,7 @@ static int cycle_issues_add(pb_req *req, pb_resp *resp, void *ctx)
     pb_more_row row = {0};
     pb_error err = {0};
     if (!cid || pb_api_parse_body(req, resp, 1, &body)) goto out;
-    if (read_issue_ids(&a, body, "Work items are required", &ids, &n)) goto out;
+    if (read_issue_ids(&a, body, NULL, &ids, &n)) goto out;
     if (pb_more_begin_write(&a) || cycle_load(&a, cid, &row)) goto out;
     o = pb_more_parse_raw(row.raw, resp);
     if (!o) goto out;
@@ -740,7 +741,9 @@ static int cycle_issues_add(pb_req *req, pb_resp *resp, void *ctx)
     cycle_window(o, &s, &e);
     if (e && e < pb_now_us()) {
         pb_conn_rollback(a.conn);
-        pb_api_error(resp, 400, "The Cycle has already been completed so no new issues can be added");
+        pb_resp_json(resp, 400,
+                     "{\"code\":\"CYCLE_COMPLETED\",\"message\":\"The Cycle has already been completed so no "
+                     "new issues can be added\"}");
         goto out;
     }
     if (pb_more_check_issues(&a, ids, n)) goto out;
@@ -877,18 +880,32 @@ static int cycle_transfer(pb_req *req, pb_resp *resp, void *ctx)
         pb_api_verr_send(&v, resp);
         goto out;
     }
-    if (pb_more_begin_write(&a) || cycle_load(&a, cid, &row) || cycle_load(&a, new_id, &nrow)) goto out;
+    if (pb_more_begin_write(&a) || cycle_load(&a, cid, &row)) goto out;
     before = pb_more_parse_raw(row.raw, resp);
-    tgt = before ? pb_more_parse_raw(nrow.raw, resp) : NULL;
-    o = tgt ? cJSON_Duplicate(before, 1) : NULL;
-    if (!o) goto out;
+    if (!before) goto out;
     int64_t now_us = pb_now_us(), s, e;
     cycle_window(before, &s, &e);
-    if (!e || e >= now_us) {
+    if (e && e > now_us) { /* only a cycle past its end date (or without one) hands work on */
         pb_conn_rollback(a.conn);
-        pb_api_error(resp, 400, "The cycle has not been completed yet, so its work items cannot be transferred");
+        pb_api_error(resp, 400, "The old cycle is not completed yet");
         goto out;
     }
+    int lrc = pb_more_get(a.conn, "cycle", a.project_id, NULL, new_id, &nrow, &err);
+    const char *problem = NULL;
+    if (lrc == PB_ENOTFOUND) problem = "Destination cycle not found";
+    else if (lrc) {
+        pb_more_fail(&a, lrc, &err);
+        goto out;
+    } else if (strcmp(new_id, cid) == 0) problem = "Source and destination cycles must be different";
+    else if (row.archived_at) problem = "Archived cycles cannot be changed";
+    if (problem) {
+        pb_conn_rollback(a.conn);
+        pb_api_error(resp, 400, problem);
+        goto out;
+    }
+    tgt = pb_more_parse_raw(nrow.raw, resp);
+    o = tgt ? cJSON_Duplicate(before, 1) : NULL;
+    if (!o) goto out;
     cycle_window(tgt, &s, &e);
     if (e && e < now_us) {
         pb_conn_rollback(a.conn);

@@ -81,8 +81,7 @@ static int host_ok(const char *h, size_t n)
     return 1;
 }
 
-/* NULL when valid, else Plane's message. */
-static const char *url_problem(const char *u)
+const char *pb_more_url_problem(const char *u)
 {
     const char *sep = strstr(u, "://");
     if (!sep) return "Invalid URL format.";
@@ -112,7 +111,7 @@ static int link_fields(const cJSON *body, cJSON *o, int require_url, pb_api_verr
     int has = pb_api_get_str(body, "url", 0, 0, 1u << 16, &s, v);
     if (!has && require_url) pb_api_verr_add(v, "url", "This field is required.");
     if (has && s) {
-        const char *why = url_problem(s);
+        const char *why = pb_more_url_problem(s);
         if (why) pb_api_verr_add(v, "url", why);
         else pb_more_set_str(o, "url", s);
     }
@@ -139,8 +138,8 @@ static int link_list(pb_req *req, pb_resp *resp, void *ctx)
     size_t n = 0;
     int64_t total = 0;
     pb_error err = {0};
+    /* Plane filters by the issue id: an unknown work item lists nothing (200), no 404 */
     if (!issue_id || pb_api_page_from_query(req, resp, &pg)) goto out;
-    if (pb_more_require_issue(&a, issue_id)) goto out;
     int rc = pb_more_list(a.conn, "link", a.project_id, issue_id, PB_MORE_ANY, 1, pg.offset,
                           pg.per_page, &rows, &n, &total, &err);
     if (rc) pb_api_fail(resp, rc, &err);
@@ -198,7 +197,7 @@ static int link_create(pb_req *req, pb_resp *resp, void *ctx)
     pb_more_set_str(o, "created_by", a.user_id);
     pb_more_set_str(o, "updated_by", a.user_id);
     pb_more_set_str(o, "project", a.project_id);
-    pb_more_set_str(o, "workspace", ws);
+    pb_more_set_id(o, "workspace", ws);
     pb_more_set_str(o, "issue", issue_id);
     if (pb_more_require_issue(&a, issue_id)) goto out;
     const char *url = pb_more_get_str(o, "url");

@@ -126,6 +126,7 @@ static int h_create(pb_req *req, pb_resp *resp, void *ctx)
     }
     if (!rc) rc = pb_api_member_put(a.conn, &a, a.project_id, member, (int)role, &err);
     if (!rc) rc = pb_conn_commit(a.conn, &err);
+    pb_api_access_invalidate(); /* membership, archive state or existence may have changed */
     if (!rc) rc = pb_ps_member_get(a.conn, a.project_id, member, &it, &err);
     if (rc) {
         pb_api_fail(resp, rc, &err);
@@ -200,6 +201,7 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
     it.updated_at = pb_api_now();
     rc = raw ? pb_ps_item_update(a.conn, &it, &err) : PB_ENOMEM;
     if (!rc) rc = pb_conn_commit(a.conn, &err);
+    pb_api_access_invalidate(); /* membership, archive state or existence may have changed */
     if (rc) {
         pb_api_fail(resp, rc, &err);
         goto out;
@@ -229,6 +231,7 @@ static int h_delete(pb_req *req, pb_resp *resp, void *ctx)
     it.updated_at = pb_api_now();
     rc = pb_ps_item_update(a.conn, &it, &err);
     if (!rc) rc = pb_conn_commit(a.conn, &err);
+    pb_api_access_invalidate(); /* membership, archive state or existence may have changed */
     if (rc) {
         pb_api_fail(resp, rc, &err);
         goto out;

@@ -124,7 +124,7 @@ static int module_fields(const cJSON *body, cJSON *o, int create, pb_api_verr *v
         }
     }
     char uuid[37];
-    if (pb_api_get_uuid(body, "lead", 1, uuid, v)) pb_more_set_str(o, "lead", uuid);
+    if (pb_api_get_uuid(body, "lead", 1, uuid, v)) pb_more_set_id(o, "lead", uuid);
     char(*members)[37] = NULL;
     size_t nm = 0;
     if (pb_api_get_uuid_list(body, "members", MODULE_MAX_MEMBERS, &members, &nm, v)) {
@@ -248,7 +248,7 @@ static int module_create(pb_req *req, pb_resp *resp, void *ctx)
     }
     if (pb_more_begin_write(&a)) goto out;
     pb_more_ws_id(&a, ws);
-    pb_more_set_str(o, "workspace", ws);
+    pb_more_set_id(o, "workspace", ws);
     char dup[40];
     rc = pb_more_find_name(a.conn, "module", a.project_id, pb_more_get_str(o, "name"), NULL, dup, &err);
     if (rc == 0) {

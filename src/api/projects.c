@@ -328,6 +328,7 @@ static int h_create(pb_req *req, pb_resp *resp, void *ctx)
     if (!rc) rc = pb_api_seed_states(a.conn, &a, id, &err);
     if (!rc) rc = pb_api_outbox(a.conn, "project.created", a.slug, id, id, o, NULL, &err);
     if (!rc) rc = pb_conn_commit(a.conn, &err);
+    pb_api_access_invalidate(); /* membership, archive state or existence may have changed */
     if (rc == PB_ECONFLICT) {
         pb_resp_json(resp, 409, "{\"name\":\"The project name is already taken\"}");
         goto out;
@@ -449,6 +450,7 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
     for (int i = 0; skip[i]; i++) cJSON_DeleteItemFromObjectCaseSensitive(prev, skip[i]);
     if (!rc && prev->child) rc = pb_api_outbox(a.conn, "project.updated", a.slug, id, id, o, prev, &err);
     if (!rc) rc = pb_conn_commit(a.conn, &err);
+    pb_api_access_invalidate(); /* membership, archive state or existence may have changed */
     if (rc == PB_ECONFLICT) {
         pb_resp_json(resp, 409, "{\"identifier\":\"The project identifier is already taken\"}");
         goto out;
@@ -495,6 +497,7 @@ static int h_delete(pb_req *req, pb_resp *resp, void *ctx)
     if (!rc) rc = pb_api_outbox(a.conn, "project.deleted", a.slug, id, id, data, NULL, &err);
     cJSON_Delete(data);
     if (!rc) rc = pb_conn_commit(a.conn, &err);
+    pb_api_access_invalidate(); /* membership, archive state or existence may have changed */
     if (rc) {
         pb_api_fail(resp, rc, &err);
         goto out;
@@ -553,6 +556,7 @@ static int archive(pb_req *req, pb_resp *resp, void *ctx, int on)
     if (!rc)
         rc = pb_api_outbox(a.conn, on ? "project.archived" : "project.updated", a.slug, id, id, o, prev, &err);
     if (!rc) rc = pb_conn_commit(a.conn, &err);
+    pb_api_access_invalidate(); /* membership, archive state or existence may have changed */
     if (rc) {
         pb_api_fail(resp, rc, &err);
         goto out;

@@ -27,8 +27,11 @@ static int relation_list(pb_req *req, pb_resp *resp, void *ctx)
     pb_more_rel *rels = NULL;
     size_t n = 0;
     pb_error err = {0};
-    if (!issue_id || pb_more_require_issue(&a, issue_id)) goto out;
-    int rc = pb_more_relation_list(a.conn, issue_id, &rels, &n, &err);
+    /* like Plane, an unknown work item just has no relations (200 with the 8 empty keys) */
+    if (!issue_id) goto out;
+    int rc = pb_api_issue_check(a.conn, a.project_id, issue_id, 0, &err);
+    if (rc == 0) rc = pb_more_relation_list(a.conn, issue_id, &rels, &n, &err);
+    else if (rc == PB_ENOTFOUND) rc = 0; /* a deleted or unknown work item has none */
     if (rc) {
         pb_api_fail(resp, rc, &err);
         goto out;
@@ -64,7 +67,7 @@ static cJSON *related_json(const pb_ps_item *it, const char *type)
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     pb_more_set_str(o, "id", it->id);
-    pb_more_set_str(o, "project_id", it->project_id);
+    pb_more_set_id(o, "project_id", it->project_id);
     cJSON_AddNumberToObject(o, "sequence_id", (double)it->sequence_id);
     pb_more_set_str(o, "relation_type", type);
     pb_more_set_str(o, "name", it->name);
@@ -72,7 +75,7 @@ static cJSON *related_json(const pb_ps_item *it, const char *type)
     const char *type_id = raw ? pb_more_get_str(raw, "type_id") : NULL;
     pb_more_set_str(o, "type_id", type_id);
     cJSON_AddBoolToObject(o, "is_epic", 0);
-    pb_more_set_str(o, "state_id", it->state_id);
+    pb_more_set_id(o, "state_id", it->state_id);
     pb_more_set_str(o, "priority", it->priority[0] ? it->priority : "none");
     pb_more_set_str(o, "created_by", it->created_by);
     pb_more_set_time(o, "created_at", it->created_at);
@@ -122,10 +125,10 @@ static int relation_create(pb_req *req, pb_resp *resp, void *ctx)
         memset(&it, 0, sizeof it);
         rc = pb_ps_item_get(a.conn, PB_MORE_ISSUE_TYPE, NULL, ids[i], &it, &err);
         if (rc == 0 && strcmp(it.slug, a.slug) != 0) rc = PB_ENOTFOUND;
-        if (rc == PB_ENOTFOUND) {
+        if (rc == PB_ENOTFOUND) { /* Plane: a foreign-key failure, answered as IntegrityError */
             pb_ps_item_clear(&it);
             pb_conn_rollback(a.conn);
-            pb_api_not_found(resp);
+            pb_api_error(resp, 400, "The payload is not valid");
             goto out;
         }
         if (!rc) rc = pb_more_relation_add(a.conn, issue_id, type, ids[i], now, &err);

@@ -20,6 +20,15 @@
 
 static const char *const priorities[] = {"urgent", "high", "medium", "low", "none", NULL};
 
+int64_t pb_api_completed_at(const char *old_group, const char *new_group, int64_t completed_at, int64_t now)
+{
+    int was = old_group && strcmp(old_group, "completed") == 0;
+    int is = new_group && strcmp(new_group, "completed") == 0;
+    if (is && !was) return now;
+    if (!is && was) return 0;
+    return completed_at;
+}
+
 static int issue_visible(const cJSON *o, const char *group)
 {
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(o, "archived_at");
@@ -295,9 +304,9 @@ static void issue_apply(const cJSON *body, cJSON *o, int creating, issue_in *in,
 {
     const char *s;
     if (pb_api_get_str(body, "name", 0, 0, 255, &s, v) && s) pb_api_set_str(o, "name", s);
-    if (pb_api_get_str(body, "description_html", 1, 1, 1u << 20, &s, v))
+    if (pb_api_get_str(body, "description_html", 1, 1, PB_API_JSON_MAX_BYTES, &s, v))
         pb_api_set_str(o, "description_html", s ? s : "<p></p>");
-    if (pb_api_get_str(body, "description_binary", 1, 1, 1u << 20, &s, v)) pb_api_set_str(o, "description_binary", s);
+    if (pb_api_get_str(body, "description_binary", 1, 1, PB_API_JSON_MAX_BYTES, &s, v)) pb_api_set_str(o, "description_binary", s);
     if (pb_api_get_str(body, "priority", 0, 0, 32, &s, v) && s) {
         int ok = 0;
         for (int i = 0; priorities[i]; i++)
@@ -574,9 +583,10 @@ static void list_page(pb_api_req *a, const char *ref_kind, const char *ref_id, i
     pb_error err = {0};
     int64_t total = 0;
     int rc = 0;
-    if (!ref_kind) rc = pb_ps_project_issue_count(a->conn, a->project_id, &total, &err);
+    if (!ref_kind && !a->project_archived) rc = pb_ps_project_issue_count(a->conn, a->project_id, &total, &err);
     pb_ps_rawlist l = {0};
-    if (!rc && (ref_kind || pg.offset < total))
+    /* Plane's IssueManager hides the work items of archived projects */
+    if (!rc && !a->project_archived && (ref_kind || pg.offset < total))
         rc = pb_ps_issue_page(a->conn, a->project_id, order, desc, ref_kind, ref_id, pg.per_page, pg.offset, &l,
                               ref_kind ? &total : NULL, &err);
     if (rc) {
@@ -705,7 +715,8 @@ static int h_create(pb_req *req, pb_resp *resp, void *ctx)
         goto out;
     }
     replace(o, "sequence_id", cJSON_CreateNumber((double)seq));
-    if (strcmp(group, "completed") == 0) pb_api_set_time(o, "completed_at", now);
+    int64_t done_at = pb_api_completed_at(NULL, group, 0, now);
+    if (done_at) pb_api_set_time(o, "completed_at", done_at);
     rc = set_refs(&a, o, &in, id, now, &err);
     raw = rc ? NULL : pb_api_print(o);
     if (!rc && !raw) rc = PB_ENOMEM;
@@ -751,6 +762,10 @@ static int h_get(pb_req *req, pb_resp *resp, void *ctx)
     if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
     const char *id = pb_api_uuid_param(req, resp, "issue_id");
     if (!id) goto out;
+    if (a.project_archived) { /* hidden with their project, as Plane's IssueManager does */
+        pb_api_not_found(resp);
+        goto out;
+    }
     pb_api_fields fields, expand;
     pb_api_fields_from_query(req, &fields, &expand);
     pb_error err = {0};
@@ -777,27 +792,29 @@ out:
     return 0;
 }
 
-static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
+/* The PATCH machinery, shared by archive/unarchive (mode 1/2): validates body against the
+ * stored row, writes row, refs, counters, activities and events, and answers. */
+static void do_patch(pb_api_req *a, const char *id, const cJSON *body, int mode)
 {
-    pb_api_req a;
-    cJSON *body = NULL, *before = NULL, *o = NULL, *prev = NULL;
+    pb_resp *resp = a->resp;
+    cJSON *before = NULL, *o = NULL, *prev = NULL;
     issue_in in;
     memset(&in, 0, sizeof in);
     pb_ps_item it;
     memset(&it, 0, sizeof it);
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
-    const char *id = pb_api_uuid_param(req, resp, "issue_id");
-    if (!id) goto out;
-    if (pb_api_parse_body(req, resp, 1, &body)) goto out;
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
+    int rc = pb_conn_begin_write(a->conn, &err);
     if (rc) {
         pb_api_fail(resp, rc, &err);
         goto out;
     }
-    rc = pb_ps_item_get(a.conn, "issue", a.project_id, id, &it, &err);
+    rc = pb_ps_item_get(a->conn, "issue", a->project_id, id, &it, &err);
     if (rc) {
         pb_api_fail(resp, rc, &err);
+        goto out;
+    }
+    if (mode == 1 && strcmp(it.state_group, "completed") != 0 && strcmp(it.state_group, "cancelled") != 0) {
+        pb_api_error(resp, 400, "Can only archive completed or cancelled state group issue");
         goto out;
     }
     before = pb_api_parse_raw(it.raw);
@@ -817,7 +834,7 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
     const char *new_xi = pb_api_str(o, "external_id"), *xs = pb_api_str(o, "external_source");
     const char *old_xi = pb_api_str(before, "external_id");
     if (bxi && new_xi && *new_xi && (!old_xi || strcmp(old_xi, new_xi) != 0) && xs &&
-        pb_ps_item_find_external(a.conn, "issue", a.project_id, xs, new_xi, id, NULL, NULL) == 0) {
+        pb_ps_item_find_external(a->conn, "issue", a->project_id, xs, new_xi, id, NULL, NULL) == 0) {
         pb_api_conflict(resp, "Issue with the same external id and external source already exists", id);
         goto out;
     }
@@ -825,20 +842,22 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
     pb_strlcpy(group, it.state_group, sizeof group);
     char old_group[16];
     pb_strlcpy(old_group, it.state_group, sizeof old_group);
-    if (check_relations(&a, o, &in, id, group)) goto out;
+    if (check_relations(a, o, &in, id, group)) goto out;
     int was_visible = issue_visible(before, old_group);
     int64_t now = pb_api_now();
-    int entered_completed = strcmp(group, "completed") == 0 && strcmp(old_group, "completed") != 0;
-    int left_completed = strcmp(group, "completed") != 0 && strcmp(old_group, "completed") == 0;
-    if (entered_completed) pb_api_set_time(o, "completed_at", now);
-    if (left_completed) replace(o, "completed_at", cJSON_CreateNull());
-    rc = set_refs(&a, o, &in, id, now, &err);
+    int64_t old_done = 0;
+    const char *cat = pb_api_str(before, "completed_at");
+    if (cat && pb_time_parse(cat, &old_done)) old_done = 0;
+    int64_t new_done = pb_api_completed_at(old_group, group, old_done, now);
+    int entered_completed = new_done == now && old_done != now;
+    if (new_done != old_done) pb_api_set_time(o, "completed_at", new_done);
+    rc = set_refs(a, o, &in, id, now, &err);
     prev = cJSON_CreateObject();
     pb_api_diff(before, o, NULL, prev);
     int changed = prev->child != NULL;
     if (changed) {
         pb_api_set_time(o, "updated_at", now);
-        pb_api_set_str(o, "updated_by", a.user_id);
+        pb_api_set_str(o, "updated_by", a->user_id);
     }
     char *raw = (!rc && changed) ? pb_api_print(o) : NULL;
     if (!rc && changed && !raw) rc = PB_ENOMEM;
@@ -848,16 +867,16 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
         it.raw = raw;
         issue_columns(o, group, &it);
         it.updated_at = now;
-        rc = pb_ps_item_update(a.conn, &it, &err);
+        rc = pb_ps_item_update(a->conn, &it, &err);
         it.name = n0;
         it.external_source = s0;
         it.external_id = i0;
     }
     int is_visible = issue_visible(o, group);
     if (!rc && was_visible != is_visible)
-        rc = pb_ps_project_issue_count_add(a.conn, a.project_id, is_visible ? 1 : -1, &err);
-    if (!rc && changed) rc = record_changes(&a, id, before, o, &err);
-    if (!rc && changed) rc = pb_api_outbox(a.conn, "issue.updated", a.slug, a.project_id, id, o, prev, &err);
+        rc = pb_ps_project_issue_count_add(a->conn, a->project_id, is_visible ? 1 : -1, &err);
+    if (!rc && changed) rc = record_changes(a, id, before, o, &err);
+    if (!rc && changed) rc = pb_api_outbox(a->conn, "issue.updated", a->slug, a->project_id, id, o, prev, &err);
     if (!rc && changed) {
         const cJSON *na = cJSON_GetObjectItemCaseSensitive(o, "assignees");
         const cJSON *oa = cJSON_GetObjectItemCaseSensitive(before, "assignees");
@@ -870,7 +889,7 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
         if (added) {
             cJSON *pa = cJSON_CreateObject();
             cJSON_AddItemToObject(pa, "assignees", oa ? cJSON_Duplicate(oa, 1) : cJSON_CreateArray());
-            rc = pb_api_outbox(a.conn, "issue.assigned", a.slug, a.project_id, id, o, pa, &err);
+            rc = pb_api_outbox(a->conn, "issue.assigned", a->slug, a->project_id, id, o, pa, &err);
             cJSON_Delete(pa);
         }
     }
@@ -878,24 +897,110 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
         cJSON *pc = cJSON_CreateObject();
         cJSON_AddItemToObject(pc, "state", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(before, "state"), 1));
         cJSON_AddNullToObject(pc, "completed_at");
-        rc = pb_api_outbox(a.conn, "issue.completed", a.slug, a.project_id, id, o, pc, &err);
+        rc = pb_api_outbox(a->conn, "issue.completed", a->slug, a->project_id, id, o, pc, &err);
         cJSON_Delete(pc);
     }
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
+    if (!rc) rc = pb_conn_commit(a->conn, &err);
     if (rc) {
         pb_api_fail(resp, rc, &err);
         goto out;
     }
-    char *out_raw = changed ? NULL : pb_api_print(o);
-    send_issue(&a, 200, changed ? it.raw : out_raw);
-    free(out_raw);
+    if (mode == 1) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddItemToObject(r, "archived_at", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o, "archived_at"), 1));
+        pb_api_send_json(resp, 200, r);
+        cJSON_Delete(r);
+    } else if (mode == 2) {
+        pb_resp_status(resp, 204);
+    } else {
+        char *out_raw = changed ? NULL : pb_api_print(o);
+        send_issue(a, 200, changed ? it.raw : out_raw);
+        free(out_raw);
+    }
 out:
     issue_in_free(&in);
     pb_ps_item_clear(&it);
     cJSON_Delete(prev);
     cJSON_Delete(o);
     cJSON_Delete(before);
+}
+
+static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    cJSON *body = NULL;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
+    const char *id = pb_api_uuid_param(req, resp, "issue_id");
+    if (id && !pb_api_parse_body(req, resp, 1, &body)) do_patch(&a, id, body, 0);
     cJSON_Delete(body);
+    pb_api_end(&a);
+    return 0;
+}
+
+/* POST .../work-items/{id}/archive/ (newer Plane, used by the SDK): completed or cancelled
+ * items only; archived_at = today. DELETE .../unarchive/ clears it (204). */
+static int archive_issue(pb_req *req, pb_resp *resp, void *ctx, int on)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
+    const char *id = pb_api_uuid_param(req, resp, "issue_id");
+    if (id) {
+        cJSON *body = cJSON_CreateObject();
+        if (on) {
+            char today[40];
+            pb_time_iso(pb_now_us(), today, sizeof today);
+            today[10] = '\0';
+            cJSON_AddStringToObject(body, "archived_at", today);
+        } else {
+            cJSON_AddNullToObject(body, "archived_at");
+        }
+        do_patch(&a, id, body, on ? 1 : 2);
+        cJSON_Delete(body);
+    }
+    pb_api_end(&a);
+    return 0;
+}
+
+static int h_archive(pb_req *req, pb_resp *resp, void *ctx)
+{
+    return archive_issue(req, resp, ctx, 1);
+}
+
+static int h_unarchive(pb_req *req, pb_resp *resp, void *ctx)
+{
+    return archive_issue(req, resp, ctx, 0);
+}
+
+static int h_archived_list(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
+    pb_api_page pg;
+    if (!pb_api_page_from_query(req, resp, &pg)) {
+        pb_api_fields fields, expand;
+        pb_api_fields_from_query(req, &fields, &expand);
+        pb_ps_rawlist l = {0};
+        int64_t total = 0;
+        pb_error err = {0};
+        int rc = pb_ps_issue_archived_page(a.conn, a.project_id, pg.per_page, pg.offset, &l, &total, &err);
+        pb_buf *b = pb_resp_body(resp);
+        pb_buf_reset(b);
+        xctx x = {.a = &a};
+        if (!rc) rc = pb_api_envelope_begin(b, &pg, total);
+        for (size_t i = 0; !rc && i < l.n; i++) {
+            if (i) rc = pb_buf_putc(b, ',');
+            if (!rc) rc = render(&x, l.raw[i], &fields, &expand, b);
+        }
+        if (!rc) rc = pb_api_envelope_end(b);
+        xctx_free(&x);
+        pb_ps_rawlist_clear(&l);
+        if (rc) {
+            pb_buf_reset(b);
+            pb_api_fail(resp, rc, &err);
+        } else {
+            pb_resp_status(resp, 200);
+        }
+    }
     pb_api_end(&a);
     return 0;
 }
@@ -983,6 +1088,10 @@ static int h_by_identifier(pb_req *req, pb_resp *resp, void *ctx)
     }
     if (!role) {
         pb_api_forbidden(resp);
+        goto out;
+    }
+    if (archived) {
+        pb_api_not_found(resp);
         goto out;
     }
     char *raw = NULL;
@@ -1077,6 +1186,14 @@ void pb_api_register_workitems(pb_server *s, pb_app *app)
                                        "/api/v1/workspaces/{slug}/projects/{project_id}/issues/{issue_id}/"};
     static const char *const idents[] = {"/api/v1/workspaces/{slug}/work-items/{work_item}/",
                                          "/api/v1/workspaces/{slug}/issues/{work_item}/"};
+    static const char *const archives[] = {
+        "/api/v1/workspaces/{slug}/projects/{project_id}/work-items/{issue_id}/archive/",
+        "/api/v1/workspaces/{slug}/projects/{project_id}/issues/{issue_id}/archive/"};
+    static const char *const unarchives[] = {
+        "/api/v1/workspaces/{slug}/projects/{project_id}/work-items/{issue_id}/unarchive/",
+        "/api/v1/workspaces/{slug}/projects/{project_id}/issues/{issue_id}/unarchive/"};
+    static const char *const archived[] = {"/api/v1/workspaces/{slug}/projects/{project_id}/archived-work-items/",
+                                           "/api/v1/workspaces/{slug}/projects/{project_id}/archived-issues/"};
     for (int i = 0; i < 2; i++) {
         pb_api_route(s, app, "GET", lists[i], "issues:read", h_list);
         pb_api_route(s, app, "POST", lists[i], "issues:write", h_create);
@@ -1084,5 +1201,8 @@ void pb_api_register_workitems(pb_server *s, pb_app *app)
         pb_api_route(s, app, "PATCH", ones[i], "issues:write", h_patch);
         pb_api_route(s, app, "DELETE", ones[i], "issues:delete", h_delete);
         pb_api_route(s, app, "GET", idents[i], "issues:read", h_by_identifier);
+        pb_api_route(s, app, "POST", archives[i], "issues:write", h_archive);
+        pb_api_route(s, app, "DELETE", unarchives[i], "issues:write", h_unarchive);
+        pb_api_route(s, app, "GET", archived[i], "issues:read", h_archived_list);
     }
 }

@@ -5,6 +5,7 @@
 #include "auth/auth.h"
 #include "deliver/module.h"
 #include "ingest/ingest.h"
+#include "sync/module.h"
 
 const pb_module *const pb_modules[] = {
     &pb_module_ops,
@@ -12,5 +13,6 @@ const pb_module *const pb_modules[] = {
     &pb_module_deliver,
     &pb_module_api,
     &pb_module_ingest,
+    &pb_module_sync,
     NULL,
 };

@@ -28,7 +28,7 @@
 #define ROLE_SETS 256
 #define ROLE_WAYS 4
 #define STRIPES 64
-#define USAGE_QUEUE 65536
+#define USAGE_QUEUE 32768 /* ~1.6 s at 20k req/s; the writer drains it every 100 ms */
 #define PRUNE_EVERY_MS (10 * 60 * 1000)
 
 static const char BODY_MISSING[] = "{\"detail\":\"Authentication credentials were not provided.\"}";
@@ -38,6 +38,7 @@ static const char BODY_THROTTLED[] = "{\"error_code\":5900,\"error_message\":\"R
 
 typedef struct centry {
     int used;
+    int absent; /* negative entry: no such key (a client retrying a wrong key costs no query) */
     unsigned char digest[SHA256_DIGEST_LENGTH];
     int64_t fetched_ms, touched_ms;
     int64_t revoked_at;
@@ -125,7 +126,8 @@ static unsigned set_of(const unsigned char *d, unsigned nsets)
     return ((unsigned)d[0] | (unsigned)d[1] << 8 | (unsigned)d[2] << 16) % nsets;
 }
 
-/* Looks the digest up; copies a fresh entry into *p. Returns 1 hit, 0 miss/stale. */
+/* Looks the digest up; copies a fresh entry into *p. Returns 1 hit, -1 hit on a negative
+ * entry (unknown key), 0 miss/stale. */
 static int cache_get(pb_auth *a, const unsigned char *digest, int64_t now_ms, pb_principal *p, int64_t *revoked)
 {
     unsigned s = set_of(digest, CACHE_SETS);
@@ -140,7 +142,7 @@ static int cache_get(pb_auth *a, const unsigned char *digest, int64_t now_ms, pb
                 *p = e->p;
                 *revoked = e->revoked_at;
                 e->touched_ms = now_ms;
-                hit = 1;
+                hit = e->absent ? -1 : 1;
             }
             break;
         }
@@ -149,7 +151,8 @@ static int cache_get(pb_auth *a, const unsigned char *digest, int64_t now_ms, pb
     return hit;
 }
 
-static void cache_put(pb_auth *a, const unsigned char *digest, int64_t now_ms, const pb_principal *p, int64_t revoked)
+static void cache_put(pb_auth *a, const unsigned char *digest, int64_t now_ms, const pb_principal *p, int64_t revoked,
+                      int absent)
 {
     unsigned s = set_of(digest, CACHE_SETS);
     pthread_mutex_t *mu = &a->kmu[s % STRIPES];
@@ -157,13 +160,14 @@ static void cache_put(pb_auth *a, const unsigned char *digest, int64_t now_ms, c
     centry *victim = NULL;
     for (int i = 0; i < CACHE_WAYS; i++) {
         centry *e = &a->keys[s * CACHE_WAYS + i];
-        if (e->used && memcmp(e->digest, digest, sizeof e->digest) == 0) {
+        if (e->used && pb_ct_equal(e->digest, sizeof e->digest, digest, SHA256_DIGEST_LENGTH)) {
             victim = e;
             break;
         }
         if (!victim || (victim->used && (!e->used || e->touched_ms < victim->touched_ms))) victim = e;
     }
     victim->used = 1;
+    victim->absent = absent;
     memcpy(victim->digest, digest, sizeof victim->digest);
     victim->fetched_ms = victim->touched_ms = now_ms;
     victim->revoked_at = revoked;
@@ -303,9 +307,13 @@ static int load_key(pb_auth *a, const char *tok, size_t toklen, const unsigned c
     pb_key_row k;
     pb_hex_encode(digest, SHA256_DIGEST_LENGTH, hex);
     int rc = pb_as_key_get_by_hash(a->db, hex, &k, NULL);
-    if (rc) return rc;
     /* The index found the row; the comparison that decides is constant-time. */
-    if (!pb_ct_equal(k.key_hash, strlen(k.key_hash), hex, 64)) return PB_ENOTFOUND;
+    if (rc == 0 && !pb_ct_equal(k.key_hash, strlen(k.key_hash), hex, 64)) rc = PB_ENOTFOUND;
+    if (rc == PB_ENOTFOUND) {
+        memset(p, 0, sizeof *p);
+        cache_put(a, digest, now_ms, p, 0, 1);
+    }
+    if (rc) return rc;
     (void)tok;
     (void)toklen;
     memset(p, 0, sizeof *p);
@@ -320,7 +328,7 @@ static int load_key(pb_auth *a, const char *tok, size_t toklen, const unsigned c
     p->expires_at = k.expires_at;
     p->auth = a;
     *revoked = k.revoked_at;
-    cache_put(a, digest, now_ms, p, k.revoked_at);
+    cache_put(a, digest, now_ms, p, k.revoked_at, 0);
     return 0;
 }
 
@@ -341,8 +349,10 @@ int pb_auth_decide(pb_auth *a, const char *x_api_key, const char *authorization,
     if (!pb_apikey_well_formed(tok, toklen)) goto invalid;
     SHA256((const unsigned char *)tok, toklen, digest);
     int64_t now_ms = pb_mono_ms();
-    if (cache_get(a, digest, now_ms, &p, &revoked)) {
+    int cached = cache_get(a, digest, now_ms, &p, &revoked);
+    if (cached) {
         atomic_fetch_add(&a->hits, 1);
+        if (cached < 0) goto invalid;
     } else {
         atomic_fetch_add(&a->misses, 1);
         int rc = load_key(a, tok, toklen, digest, now_ms, &p, &revoked);
@@ -364,6 +374,8 @@ int pb_auth_decide(pb_auth *a, const char *x_api_key, const char *authorization,
     *d->principal = p;
     d->has_rl = 1;
     pb_ratelimit_take(a->rl, p.key_id, p.rate_limit, now_us, &d->rl);
+    /* A bucket spent a tenth of its limit since the last sync: sync now, not in 100 ms. */
+    if (a->running && pb_ratelimit_wants_sync(a->rl)) pthread_cond_signal(&a->tcv);
     if (!d->rl.allowed) {
         atomic_fetch_add(&a->limited, 1);
         d->status = 429;

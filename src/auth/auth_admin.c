@@ -14,10 +14,12 @@
  * restrictions carry over. */
 #include "auth/apikey.h"
 #include "auth/auth_internal.h"
+#include "auth/oauth.h"
 #include "core/log.h"
 #include "core/util.h"
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,8 +309,198 @@ static int h_usage(pb_req *req, pb_resp *resp, void *ctx)
     return 0;
 }
 
+/* ------------------------------------------------------------------ OAuth2 client routes
+ *   GET  /oauth/{app}/authorize?workspace=SLUG   (public) 302 to the app's authorize URL
+ *   GET  /oauth/{app}/callback?code&state[&app_installation_id]   (public) exchanges the code
+ *   POST /admin/v1/oauth/apps                    register an app (secret goes to the vault)
+ *   POST /admin/v1/oauth/apps/{app}/installations/{installation_id}/token   ensure a bot token
+ *   POST /admin/v1/oauth/apps/{app}/workspaces/{slug}/token                 ensure a user token
+ * Answers never contain a token or a client secret. */
+
+static int h_oauth_authorize(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_app *app = ctx;
+    pb_oauth_app oa;
+    pb_error err = {0};
+    char *url = NULL;
+    if (pb_oauth_app_load(app->vault, pb_req_param(req, "app"), &oa, &err)) {
+        pb_resp_error(resp, 404, "error", "unknown OAuth app");
+        return 0;
+    }
+    int rc = pb_oauth_begin(app->db, &oa, pb_req_query(req, "workspace"), &url, &err);
+    memset(&oa, 0, sizeof oa);
+    if (rc) {
+        pb_resp_error(resp, rc == PB_EINVAL ? 400 : 500, "error", "%s", err.msg);
+        return 0;
+    }
+    pb_resp_status(resp, 302);
+    pb_resp_header(resp, "Location", url);
+    pb_resp_header(resp, "Cache-Control", "no-store");
+    pb_resp_json(resp, 302, "{\"detail\":\"redirecting to the authorization server\"}");
+    free(url);
+    return 0;
+}
+
+static int h_oauth_callback(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_app *app = ctx;
+    pb_error err = {0};
+    char ws[PB_SLUG_MAX] = "";
+    const char *oerr = pb_req_query(req, "error");
+    if (oerr) {
+        pb_resp_error(resp, 400, "error", "authorization refused: %.64s", oerr);
+        return 0;
+    }
+    int rc = pb_oauth_callback(app->db, app->vault, pb_req_param(req, "app"), pb_req_query(req, "state"),
+                               pb_req_query(req, "code"), pb_req_query(req, "app_installation_id"), ws, &err);
+    if (rc == PB_ENOTFOUND || rc == PB_EEXPIRED) {
+        pb_resp_error(resp, 400, "error", "invalid or expired state");
+        return 0;
+    }
+    if (rc) {
+        PB_LOG(PB_LOG_WARN, "oauth callback failed", PB_LS("error", err.msg));
+        pb_resp_error(resp, rc == PB_EINVAL ? 400 : 502, "error", "%s", err.msg);
+        return 0;
+    }
+    pb_buf *b = pb_resp_body(resp);
+    pb_buf_puts(b, "{\"installed\":true,\"workspace\":");
+    pb_buf_json_str(b, ws);
+    pb_buf_putc(b, '}');
+    pb_resp_status(resp, 200);
+    return 0;
+}
+
+static int h_oauth_app_create(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_app *app = ctx;
+    size_t blen = 0;
+    const char *body = pb_req_body(req, &blen);
+    pb_oauth_app oa;
+    pb_error err = {0};
+    cJSON *j = NULL;
+    memset(&oa, 0, sizeof oa);
+    if (!json_depth_ok(body, blen, JSON_MAX_DEPTH) || !(j = cJSON_ParseWithLength(body, blen)) || !cJSON_IsObject(j)) {
+        pb_resp_error(resp, 400, "error", "the body must be a JSON object");
+        goto out;
+    }
+    static const struct {
+        const char *k;
+        size_t off, n;
+    } f[] = {
+        {"name", offsetof(pb_oauth_app, name), sizeof oa.name},
+        {"client_id", offsetof(pb_oauth_app, client_id), sizeof oa.client_id},
+        {"client_secret", offsetof(pb_oauth_app, client_secret), sizeof oa.client_secret},
+        {"authorize_url", offsetof(pb_oauth_app, authorize_url), sizeof oa.authorize_url},
+        {"token_url", offsetof(pb_oauth_app, token_url), sizeof oa.token_url},
+        {"redirect_uri", offsetof(pb_oauth_app, redirect_uri), sizeof oa.redirect_uri},
+        {"scope", offsetof(pb_oauth_app, scope), sizeof oa.scope},
+        {"auth_method", offsetof(pb_oauth_app, auth_method), sizeof oa.auth_method},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        const char *v = jstr(j, f[i].k);
+        if (v && strlen(v) >= f[i].n) {
+            pb_resp_error(resp, 400, "error", "%s is too long", f[i].k);
+            goto out;
+        }
+        if (v) pb_strlcpy((char *)&oa + f[i].off, v, f[i].n);
+    }
+    if (oa.client_secret[0]) pb_redact_register(oa.client_secret);
+    if (pb_oauth_app_save(app->vault, &oa, &err)) {
+        pb_resp_error(resp, err.code == PB_EINVAL ? 400 : 500, "error", "%s", err.msg);
+        goto out;
+    }
+    PB_LOG(PB_LOG_INFO, "oauth app registered", PB_LS("app", oa.name), PB_LS("by_key", pb_auth_principal(req)->key_id));
+    pb_buf *b = pb_resp_body(resp);
+    pb_buf_puts(b, "{\"name\":");
+    pb_buf_json_str(b, oa.name);
+    pb_buf_puts(b, ",\"client_id\":");
+    pb_buf_json_str(b, oa.client_id);
+    pb_buf_puts(b, ",\"redirect_uri\":");
+    pb_buf_json_str(b, oa.redirect_uri);
+    pb_buf_putc(b, '}');
+    pb_resp_status(resp, 201);
+out:
+    memset(&oa, 0, sizeof oa);
+    if (j) {
+        cJSON *it;
+        cJSON_ArrayForEach(it, j) if (cJSON_IsString(it)) memset(it->valuestring, 0, strlen(it->valuestring));
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+static void answer_token_info(pb_resp *resp, const char *vault_name, int64_t expires_at)
+{
+    char t[40];
+    pb_buf *b = pb_resp_body(resp);
+    pb_buf_puts(b, "{\"vault_name\":");
+    pb_buf_json_str(b, vault_name);
+    pb_buf_puts(b, ",\"expires_at\":");
+    if (expires_at) {
+        pb_time_iso(expires_at, t, sizeof t);
+        pb_buf_json_str(b, t);
+    } else {
+        pb_buf_puts(b, "null");
+    }
+    pb_buf_putc(b, '}');
+    pb_resp_status(resp, 200);
+}
+
+static int token_error(pb_resp *resp, int rc, const pb_error *err)
+{
+    int st = rc == PB_ENOTFOUND ? 404 : rc == PB_EINVAL ? 400 : rc == PB_EEXPIRED ? 409 : 502;
+    pb_resp_error(resp, st, "error", "%s", err->msg);
+    return 0;
+}
+
+static int h_oauth_bot_token(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_app *app = ctx;
+    pb_error err = {0};
+    char *tok = NULL, vn[256];
+    int64_t exp = 0;
+    const char *name = pb_req_param(req, "app"), *inst = pb_req_param(req, "installation_id");
+    int rc = pb_oauth_bot_token(app->db, app->vault, name, inst, pb_req_query(req, "workspace"), &tok, &exp, &err);
+    pb_vault_secret_free(tok);
+    if (rc) return token_error(resp, rc, &err);
+    pb_oauth_bot_name(name, inst, vn, sizeof vn);
+    answer_token_info(resp, vn, exp);
+    return 0;
+}
+
+static int h_oauth_user_token(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_app *app = ctx;
+    pb_error err = {0};
+    char *tok = NULL, vn[256];
+    int64_t exp = 0;
+    const char *name = pb_req_param(req, "app"), *slug = pb_req_param(req, "slug");
+    int rc = pb_oauth_user_token(app->db, app->vault, name, slug, &tok, &exp, &err);
+    pb_vault_secret_free(tok);
+    if (rc) return token_error(resp, rc, &err);
+    pb_oauth_user_name(name, slug, vn, sizeof vn);
+    answer_token_info(resp, vn, exp);
+    return 0;
+}
+
+/* GET /bench/auth (only with PB_BENCH_ROUTES=1): the cheapest authenticated route, for
+ * measuring what authentication + rate limiting + usage logging add (bench/auth). */
+static int h_bench(pb_req *req, pb_resp *resp, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+    pb_resp_json(resp, 200, "{\"ok\":true}");
+    return 0;
+}
+
 int pb_auth_admin_register(pb_app *app, pb_error *err)
 {
+    const char *bench = getenv("PB_BENCH_ROUTES");
+    if (bench && strcmp(bench, "1") == 0) {
+        pb_route r = {"GET", "/bench/auth", "search:read", 0, h_bench, app};
+        int rc = pb_server_route(app->srv, &r);
+        if (rc) return pb_error_set(err, rc, "cannot register /bench/auth");
+    }
     const pb_route routes[] = {
         {"GET", "/admin/v1/keys", "keys:admin", 0, h_list, app},
         {"POST", "/admin/v1/keys", "keys:admin", 0, h_create, app},
@@ -316,6 +508,13 @@ int pb_auth_admin_register(pb_app *app, pb_error *err)
         {"POST", "/admin/v1/keys/{id}/revoke", "keys:admin", PB_ROUTE_RAW_BODY, h_revoke, app},
         {"POST", "/admin/v1/keys/{id}/rotate", "keys:admin", PB_ROUTE_RAW_BODY, h_rotate, app},
         {"GET", "/admin/v1/keys/{id}/usage", "keys:admin", 0, h_usage, app},
+        {"GET", "/oauth/{app}/authorize", NULL, PB_ROUTE_PUBLIC, h_oauth_authorize, app},
+        {"GET", "/oauth/{app}/callback", NULL, PB_ROUTE_PUBLIC, h_oauth_callback, app},
+        {"POST", "/admin/v1/oauth/apps", "keys:admin", 0, h_oauth_app_create, app},
+        {"POST", "/admin/v1/oauth/apps/{app}/installations/{installation_id}/token", "keys:admin",
+         PB_ROUTE_RAW_BODY, h_oauth_bot_token, app},
+        {"POST", "/admin/v1/oauth/apps/{app}/workspaces/{slug}/token", "keys:admin", PB_ROUTE_RAW_BODY,
+         h_oauth_user_token, app},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = pb_server_route(app->srv, &routes[i]);

@@ -101,15 +101,20 @@ static int read_key_file(const char *path, unsigned char key[KEY_LEN], pb_error 
                               e == ENOENT ? " (run `planebridge init`)" : "");
     }
     int rc = 0;
-    ssize_t n = 0;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    size_t n = 0;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         rc = pb_error_field(err, PB_ECONFIG, "master_key_file", "%s is not a regular file", path);
-    else if (st.st_mode & 077)
+    } else if (st.st_mode & 077) {
         rc = pb_error_field(err, PB_ECONFIG, "master_key_file",
                             "%s is accessible by group or others (mode %03o); run chmod 600", path,
                             (unsigned)(st.st_mode & 0777));
-    else if ((n = read(fd, buf, sizeof buf - 1)) < 0)
-        rc = pb_error_field(err, PB_EIO, "master_key_file", "cannot read %s", path);
+    } else {
+        ssize_t got = read(fd, buf, sizeof buf - 1);
+        if (got < 0)
+            rc = pb_error_field(err, PB_EIO, "master_key_file", "cannot read %s", path);
+        else
+            n = (size_t)got;
+    }
     close(fd);
     if (rc) return rc;
     buf[n] = '\0';
@@ -117,7 +122,7 @@ static int read_key_file(const char *path, unsigned char key[KEY_LEN], pb_error 
         memcpy(key, buf, KEY_LEN);
     } else {
         const char *p = buf;
-        size_t l = (size_t)n;
+        size_t l = n;
         while (l && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++, l--;
         while (l && (p[l - 1] == ' ' || p[l - 1] == '\n' || p[l - 1] == '\r' || p[l - 1] == '\t')) l--;
         if (l == 2 * KEY_LEN && pb_hex_decode(p, l, key, KEY_LEN) == 0)
@@ -226,6 +231,7 @@ static int unseal(const unsigned char key[KEY_LEN], const char *name, const char
     size_t cap = bl / 4 * 3 + 3;
     unsigned char *raw = malloc(cap);
     char *pt = NULL;
+    size_t clen = 0;
     int rc = PB_ECRYPTO, outl = 0, fl = 0;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     if (!raw || !ctx) {
@@ -234,8 +240,8 @@ static int unseal(const unsigned char key[KEY_LEN], const char *name, const char
     }
     long rl = pb_base64_decode(b64, bl, raw, cap);
     if (rl < NONCE_LEN + TAG_LEN) goto out;
-    size_t clen = (size_t)rl - NONCE_LEN - TAG_LEN;
-    pt = malloc(clen + 1);
+    clen = (size_t)rl - NONCE_LEN - TAG_LEN;
+    pt = calloc(1, clen + 1);
     if (!pt) {
         rc = PB_ENOMEM;
         goto out;
@@ -257,7 +263,10 @@ out:
     EVP_CIPHER_CTX_free(ctx);
     if (raw) OPENSSL_cleanse(raw, cap);
     free(raw);
-    if (pt) pb_vault_secret_free(pt);
+    if (pt) { /* unauthenticated plaintext: wipe all of it */
+        OPENSSL_cleanse(pt, clen);
+        free(pt);
+    }
     return rc;
 }
 

@@ -16,8 +16,11 @@ static void usage(FILE *fp)
                 "one daemon and one CLI over a store you own (SQLite or PostgreSQL).\n"
                 "\n"
                 "Commands:\n");
+    int w = 12;
     for (const pb_cmd *c = pb_commands; c->name; c++)
-        fprintf(fp, "  %-12s %s\n", c->name, c->summary);
+        if ((int)strlen(c->name) > w) w = (int)strlen(c->name);
+    for (const pb_cmd *c = pb_commands; c->name; c++)
+        fprintf(fp, "  %-*s %s\n", w, c->name, c->summary);
     fprintf(fp, "\n"
                 "Global options:\n"
                 "  --config FILE  YAML configuration file (default: $PB_CONFIG if set, else none)\n"

@@ -26,6 +26,14 @@ static int latest_migration(const char *backend)
     return v;
 }
 
+/* One line per check: driver messages (libpq's) may span lines. */
+static const char *one_line(pb_error *err)
+{
+    for (char *p = err->msg; *p; p++)
+        if (*p == '\n' || *p == '\t') *p = ' ';
+    return err->msg;
+}
+
 int pb_cmd_doctor(pb_cli *cli, int argc, char **argv)
 {
     static const char *const keys[] = {"store", NULL};
@@ -49,7 +57,7 @@ int pb_cmd_doctor(pb_cli *cli, int argc, char **argv)
     }
     pb_db_options dbo = {.pool_size = 1};
     if (pb_db_open(store, &dbo, &db, &err) || pb_db_ping(db, &err)) {
-        printf("FAIL  store %s: %s\n", masked, err.msg);
+        printf("FAIL  store %s: %s\n", masked, one_line(&err));
         failed++;
         goto versions;
     }
@@ -58,7 +66,7 @@ int pb_cmd_doctor(pb_cli *cli, int argc, char **argv)
 
     int have = 0, want = latest_migration(pb_db_backend_name(db));
     if (pb_db_schema_version(db, &have, &err)) {
-        printf("FAIL  migrations: %s\n", err.msg);
+        printf("FAIL  migrations: %s\n", one_line(&err));
         failed++;
     } else if (have < want) {
         printf("FAIL  migrations: schema version %d, %d available (run `planebridge migrate`)\n", have, want);

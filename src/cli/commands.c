@@ -24,6 +24,17 @@
     X("user", user, "create a user in a workspace and print a new API key for it")                          \
     X("keys", keys, "create, list, show, revoke, rotate API keys; per-key usage")                           \
     X("vault", vault, "vault secrets: rotate-master, list, put, delete")                                    \
+    X("replay", replay, "re-queue dead-lettered or chosen inbound webhook jobs")                            \
+    X("webhook-secret", webhook_secret, "set or rotate a workspace's inbound Plane webhook secret")        \
+    X("hooks", hooks, "outbound webhooks: add, list, update, rotate-secret, test, log, replay")             \
+    X("sync", sync, "mirror connected upstream Plane workspaces (backfill, incremental, reconcile)") \
+    X("verify", verify, "compare the mirror with its upstream Plane; accuracy % and differing ids") \
+    X("workspace-connect", workspace_connect, "connect a workspace to an upstream Plane (API key to vault)") \
+    X("plan", plan, "show what applying a YAML template would create, update or leave unchanged")        \
+    X("apply", apply, "apply a YAML template to a workspace, idempotently (progress, JSON report)")       \
+    X("import", import, "import Plane CSV, Jira CSV/JSON or an exported project, without duplicates")     \
+    X("export", export, "export a project as JSON (states, labels, cycles, modules, items, relations)")   \
+    X("policy", policy, "show or set a workspace's writeback policy (disabled, explicit, enabled)")        \
     /* end of the command list: keep this line last, append commands above it */
 /* clang-format on */
 

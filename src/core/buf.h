@@ -25,7 +25,7 @@ int pb_buf_append(pb_buf *b, const void *p, size_t n);
 int pb_buf_puts(pb_buf *b, const char *s);
 int pb_buf_putc(pb_buf *b, char c);
 int pb_buf_printf(pb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int pb_buf_vprintf(pb_buf *b, const char *fmt, va_list ap);
+int pb_buf_vprintf(pb_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Appends s as a JSON string literal (quotes included, escaped; invalid UTF-8 replaced by U+FFFD). */
 int pb_buf_json_str(pb_buf *b, const char *s);
 int pb_buf_json_strn(pb_buf *b, const char *s, size_t n);

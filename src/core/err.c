@@ -41,7 +41,8 @@ int pb_err_http_status(int code)
     return 500;
 }
 
-static int error_vset(pb_error *err, int code, const char *field, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int error_vset(pb_error *err, int code, const char *field,
+                                                            const char *fmt, va_list ap)
 {
     if (!err) return code;
     err->code = code;

@@ -31,6 +31,7 @@
 #define SECRET_CACHE 256
 #define FANOUT_BATCH 256
 #define INFLIGHT_RETRY_US (200LL * 1000)
+#define FULL_SCAN_MS 5000
 
 typedef struct limiter_entry {
     char hook_id[40];
@@ -70,6 +71,11 @@ struct pb_deliver {
     pthread_t worker_th[MAX_WORKERS];
     int nthreads;
     char worker_prefix[96];
+
+    pthread_mutex_t fan_mu;   /* guards the fan-out hint */
+    int64_t fan_hint;         /* highest outbox id fanned out by this process */
+    int64_t fan_full_ms;      /* last scan from the watermark (monotonic ms) */
+    atomic_llong claim_seq;   /* makes every claim's lease owner unique */
 
     pb_series *m_ok, *m_retry, *m_failed, *m_fanned;
     pb_metric *m_latency_metric;
@@ -134,6 +140,7 @@ int pb_deliver_new(const pb_deliver_options *opt, pb_deliver **out, pb_error *er
     }
     pthread_mutex_init(&d->mu, NULL);
     pthread_mutex_init(&d->sync_mu, NULL);
+    pthread_mutex_init(&d->fan_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -166,6 +173,7 @@ void pb_deliver_free(pb_deliver *d)
     pb_ssrf_free(d->ssrf);
     pthread_mutex_destroy(&d->mu);
     pthread_mutex_destroy(&d->sync_mu);
+    pthread_mutex_destroy(&d->fan_mu);
     pthread_cond_destroy(&d->wake);
     free(d);
 }
@@ -263,44 +271,62 @@ static int secret_new_for(pb_deliver *d, const pb_hook *h, char *secret, size_t 
 
 /* ------------------------------------------------------------------ limiter */
 
-/* Reserves a send slot for the hook. Returns 0 to send now (inflight counted), or the
- * time (us) to defer the message to. */
-static int64_t limiter_reserve(pb_deliver *d, const pb_hook *h, int64_t now)
+/* The limiter entry of a hook (caller holds d->mu). */
+static limiter_entry *limiter_entry_for(pb_deliver *d, const char *hook_id, int64_t now)
 {
-    pthread_mutex_lock(&d->mu);
     limiter_entry *e = NULL, *empty = NULL;
     unsigned hash = 5381;
-    for (const char *p = h->id; *p; p++) hash = hash * 33 + (unsigned char)*p;
+    for (const char *p = hook_id; *p; p++) hash = hash * 33 + (unsigned char)*p;
     for (int i = 0; i < LIMITER_SLOTS; i++) {
         limiter_entry *c = &d->limiter[(hash + (unsigned)i) % LIMITER_SLOTS];
-        if (strcmp(c->hook_id, h->id) == 0) {
-            e = c;
-            break;
-        }
+        if (strcmp(c->hook_id, hook_id) == 0) return c;
         if (!c->hook_id[0]) {
             empty = c;
             break;
         }
         if (!empty && c->inflight == 0 && c->next_free <= now) empty = c; /* reusable */
     }
-    if (!e) {
-        e = empty ? empty : &d->limiter[hash % LIMITER_SLOTS];
-        pb_strlcpy(e->hook_id, h->id, sizeof e->hook_id);
-        e->inflight = 0;
-        e->next_free = 0;
-    }
-    int64_t at = 0;
-    int maxin = h->max_inflight > 0 ? h->max_inflight : 16;
-    if (e->inflight >= maxin) {
-        at = now + INFLIGHT_RETRY_US;
+    e = empty ? empty : &d->limiter[hash % LIMITER_SLOTS];
+    pb_strlcpy(e->hook_id, hook_id, sizeof e->hook_id);
+    e->inflight = 0;
+    e->next_free = 0;
+    return e;
+}
+
+/* Rate-limited hooks (min_interval_ms > 0, Slack/Pumble): reserves the next send time.
+ * Returns 0 when the message may go now (a concurrency slot is then held), or the time
+ * (us) to defer it to. Other hooks: always 0 without taking a slot (see limiter_try). */
+static int64_t limiter_reserve(pb_deliver *d, const pb_hook *h, int64_t now, int *slot)
+{
+    *slot = 0;
+    if (h->min_interval_ms <= 0) return 0;
+    pthread_mutex_lock(&d->mu);
+    limiter_entry *e = limiter_entry_for(d, h->id, now);
+    int64_t interval = (int64_t)h->min_interval_ms * 1000, at = 0;
+    int maxin = h->max_inflight > 0 ? h->max_inflight : 1;
+    if (e->next_free > now) {
+        at = e->next_free; /* not before the next free time; reserves nothing */
+    } else if (e->inflight >= maxin) {
+        at = now + interval; /* the previous request is still running */
     } else {
-        int64_t slot = e->next_free > now ? e->next_free : now;
-        if (h->min_interval_ms > 0) e->next_free = slot + (int64_t)h->min_interval_ms * 1000;
-        if (slot > now) at = slot;
-        else e->inflight++;
+        e->inflight++;
+        *slot = 1;
+        e->next_free = now + interval;
     }
     pthread_mutex_unlock(&d->mu);
     return at;
+}
+
+/* Takes a concurrency slot for the hook if one is free (per-endpoint max_inflight). */
+static int limiter_try(pb_deliver *d, const pb_hook *h, int64_t now)
+{
+    pthread_mutex_lock(&d->mu);
+    limiter_entry *e = limiter_entry_for(d, h->id, now);
+    int maxin = h->max_inflight > 0 ? h->max_inflight : 16;
+    int ok = e->inflight < maxin;
+    if (ok) e->inflight++;
+    pthread_mutex_unlock(&d->mu);
+    return ok;
 }
 
 static void limiter_release(pb_deliver *d, const char *hook_id)
@@ -452,9 +478,18 @@ int pb_deliver_dispatch_once(pb_deliver *d, int *fanned, pb_error *err)
     int rc = pb_db_acquire(d->db, &c, err);
     if (rc) return rc;
     int64_t now = pb_deliver_now(d), wm = 0;
+    /* Scanning from the watermark costs O(rows of the last minutes); between such full
+     * scans (every FULL_SCAN_MS) continue after the highest id this process fanned out.
+     * The full scan picks up any lower id that committed late (PostgreSQL sequences do
+     * not commit in order). */
+    pthread_mutex_lock(&d->fan_mu);
+    int64_t hint = d->fan_hint, mono = pb_mono_ms();
+    int full = mono - d->fan_full_ms >= FULL_SCAN_MS;
+    if (full) d->fan_full_ms = mono;
+    pthread_mutex_unlock(&d->fan_mu);
     rc = pb_conn_begin_write(c, err);
     if (!rc) rc = pb_dstore_watermark(c, &wm, err);
-    if (!rc) rc = pb_dstore_outbox_claim(c, wm, FANOUT_BATCH, &rows, &n, err);
+    if (!rc) rc = pb_dstore_outbox_claim(c, !full && hint > wm ? hint : wm, FANOUT_BATCH, &rows, &n, err);
     if (!rc && n) rc = pb_dstore_hook_list(c, NULL, 1, &hooks, &nh, err);
     for (size_t i = 0; i < n && !rc; i++) {
         int ins = 0;
@@ -464,10 +499,16 @@ int pb_deliver_dispatch_once(pb_deliver *d, int *fanned, pb_error *err)
     if (!rc) rc = pb_conn_commit(c, err);
     if (rc) pb_conn_rollback(c);
     pb_db_release(d->db, c);
+    int64_t maxid = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].id > maxid) maxid = rows[i].id;
     pb_outbox_free_array(rows, n);
     free(hooks);
     if (!rc) {
         *fanned = (int)n;
+        pthread_mutex_lock(&d->fan_mu);
+        if (maxid > d->fan_hint) d->fan_hint = maxid;
+        pthread_mutex_unlock(&d->fan_mu);
         pb_series_inc(d->m_fanned, n);
         if (count) pb_deliver_kick(d);
     }
@@ -489,6 +530,8 @@ typedef struct job {
     pb_buf body;
     pb_http_header hdr[8];
     int nhdr;
+    int slot;                  /* holds a concurrency slot of its hook */
+    pb_http_response *resp;    /* set once sent */
     char h_ts[24], h_sig[2 * PB_SW_SIG_MAX + 2], h_delivery[40], h_event[32], h_psig[65];
 } job;
 
@@ -599,7 +642,7 @@ static int prepare_job(pb_deliver *d, pb_conn *c, job *j, int64_t now)
     } else {
         pb_buf_puts(&j->body, m->body);
     }
-    int64_t at = limiter_reserve(d, h, now);
+    int64_t at = limiter_reserve(d, h, now, &j->slot);
     if (at) {
         j->kind = JOB_DEFER;
         j->defer_to = at;
@@ -763,6 +806,9 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
         client = d->sync_client;
     }
 
+    /* A unique owner per claim: finish/defer only touch rows this very claim holds. */
+    size_t wl = strlen(wname);
+    snprintf(wname + wl, sizeof wname - wl, "#%lld", (long long)atomic_fetch_add(&d->claim_seq, 1));
     int64_t now = pb_deliver_now(d);
     rc = pb_db_acquire(d->db, &c, err);
     if (rc) goto out;
@@ -783,12 +829,6 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
         rc = pb_error_set(err, PB_ENOMEM, "out of memory");
         goto out; /* leases expire; messages are claimed again */
     }
-    size_t nsend = 0;
-    size_t *send_idx = calloc(n, sizeof *send_idx);
-    if (!send_idx) {
-        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-        goto out;
-    }
     for (size_t i = 0; i < n; i++) {
         job *j = &jobs[i];
         j->m = &ms[i];
@@ -799,8 +839,25 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
             j->have_hook = 1;
         }
         prepare_job(d, c, j, now);
-        if (j->kind == JOB_SEND) {
-            pb_http_request *q = &reqs[nsend];
+    }
+    /* No connection is held while waiting on the network. */
+    pb_db_release(d->db, c);
+    c = NULL;
+    int64_t started = pb_deliver_now(d);
+    /* Send in waves: each wave takes what the endpoints' concurrency limits allow; a
+     * message that cannot get a slot before a third of the lease has passed goes back to
+     * the queue for a moment. */
+    size_t nsent = 0, left = 0;
+    for (size_t i = 0; i < n; i++) left += jobs[i].kind == JOB_SEND;
+    int64_t give_up = pb_mono_ms() + (int64_t)d->lease_s * 1000 / 3;
+    while (left) {
+        size_t base = nsent;
+        for (size_t i = 0; i < n; i++) {
+            job *j = &jobs[i];
+            if (j->kind != JOB_SEND || j->resp) continue;
+            if (!j->slot && !limiter_try(d, &j->hook, now)) continue;
+            j->slot = 1;
+            pb_http_request *q = &reqs[nsent];
             q->method = "POST";
             q->url = j->hook.url;
             q->headers = j->hdr;
@@ -811,25 +868,42 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
             q->max_response = RESPONSE_KEEP;
             q->truncate_response = 1;
             q->resolve = j->pin;
-            pb_http_response_init(&resps[nsend]);
-            send_idx[nsend++] = i;
+            pb_http_response_init(&resps[nsent]);
+            j->resp = &resps[nsent++];
         }
+        size_t w = nsent - base;
+        if (w == 0) {
+            if (pb_mono_ms() > give_up) {
+                for (size_t i = 0; i < n; i++) {
+                    if (jobs[i].kind == JOB_SEND && !jobs[i].resp) {
+                        jobs[i].kind = JOB_DEFER;
+                        jobs[i].defer_to = pb_deliver_now(d) + INFLIGHT_RETRY_US;
+                    }
+                }
+                break;
+            }
+            struct timespec ts = {0, 2000000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        pb_http_do_many(client, reqs + base, resps + base, w);
+        for (size_t i = 0; i < n; i++) {
+            if (jobs[i].slot && jobs[i].resp >= resps + base && jobs[i].resp < resps + nsent) {
+                limiter_release(d, jobs[i].hook.id);
+                jobs[i].slot = 0;
+            }
+        }
+        left -= w;
     }
-    /* No connection is held while waiting on the network. */
-    pb_db_release(d->db, c);
-    c = NULL;
-    int64_t started = pb_deliver_now(d);
-    if (nsend) pb_http_do_many(client, reqs, resps, nsend);
-    for (size_t k = 0; k < nsend; k++) limiter_release(d, jobs[send_idx[k]].hook.id);
+    for (size_t i = 0; i < n; i++) /* slots reserved for messages that were not sent */
+        if (jobs[i].slot) limiter_release(d, jobs[i].hook.id);
     int64_t done = pb_deliver_now(d);
 
     rc = pb_db_acquire(d->db, &c, err);
     if (!rc) rc = pb_conn_begin_write(c, err);
     int disabled = 0;
-    size_t k = 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        const pb_http_response *r = NULL;
-        if (k < nsend && send_idx[k] == i) r = &resps[k++];
+        const pb_http_response *r = jobs[i].resp;
         /* A hook disabled by an earlier result of this batch fails the rest. */
         if (disabled && jobs[i].have_hook && jobs[i].kind != JOB_DROP) {
             for (size_t p = 0; p < i; p++)
@@ -840,8 +914,7 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
     }
     if (!rc) rc = pb_conn_commit(c, err);
     if (rc) pb_conn_rollback(c);
-    free(send_idx);
-    for (size_t q = 0; q < nsend; q++) pb_http_response_free(&resps[q]);
+    for (size_t q = 0; q < nsent; q++) pb_http_response_free(&resps[q]);
     if (disabled) pb_deliver_kick(d);
 out:
     if (jobs)
@@ -1006,7 +1079,7 @@ static int validate_hook(pb_deliver *d, pb_hook *h, pb_error *err)
         h->max_inflight = 1;
         h->min_interval_ms = 1000;
     } else {
-        if (h->max_inflight <= 0) h->max_inflight = 16;
+        if (h->max_inflight <= 0) h->max_inflight = 32;
         if (h->min_interval_ms < 0) h->min_interval_ms = 0;
     }
     char pin[320];

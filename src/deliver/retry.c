@@ -77,7 +77,7 @@ int64_t pb_retry_after_parse(const char *value, int64_t now_us)
     if (sscanf(value, "%3s, %d %3s %d %d:%d:%d %3s", wd, &d, mon, &y, &hh, &mm, &ss, tz) != 8) return -1;
     int mi = month_index(mon);
     if (mi < 0 || strcmp(tz, "GMT") != 0 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60) return -1;
-    char iso[40];
+    char iso[64];
     snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, mi + 1, d, hh, mm, ss > 59 ? 59 : ss);
     int64_t at;
     if (pb_time_parse(iso, &at)) return -1;

@@ -14,8 +14,9 @@
  *   - `resolve` pins host:port to an address (CURLOPT_RESOLVE) so a name checked by the
  *     caller (the SSRF guard) cannot be re-resolved to another address by curl.
  *
- * Ownership: a pb_http_response owns its buffers; release with pb_http_response_free()
- * (also before reusing it). Request strings are borrowed for the duration of the call. */
+ * Ownership: a pb_http_response owns its buffers. Initialise it with pb_http_response_init()
+ * before the first call; it may be reused across calls (its buffers are reset) and is
+ * released with pb_http_response_free(). Request strings are borrowed for the call. */
 #ifndef PB_HTTP_CLIENT_H
 #define PB_HTTP_CLIENT_H
 

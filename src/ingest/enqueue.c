@@ -3,6 +3,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "ingest/ingest_metrics.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -31,6 +32,9 @@ struct pb_enqueuer {
     int running, stopping;
     pthread_t thread;
     int64_t commits, rows;
+    pthread_t ckpt_thread;
+    int ckpt_running;
+    pthread_cond_t ckpt_cond;
 };
 
 int pb_enqueuer_new(pb_db *db, const pb_enqueuer_options *opt, pb_enqueuer **out, pb_error *err)
@@ -43,6 +47,11 @@ int pb_enqueuer_new(pb_db *db, const pb_enqueuer_options *opt, pb_enqueuer **out
     if (q->opt.max_pending <= 0) q->opt.max_pending = 4096;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->work, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->ckpt_cond, &ca);
+    pthread_condattr_destroy(&ca);
     *out = q;
     return 0;
 }
@@ -74,6 +83,14 @@ static void *committer(void *arg)
     pb_conn *c = NULL;
     for (;;) {
         pthread_mutex_lock(&q->mu);
+        if (!q->head && c) {
+            /* Idle: give the connection back to the pool (it is small and shared). */
+            pthread_mutex_unlock(&q->mu);
+            if (q->opt.bg_checkpoint) pb_queue_wal_autocheckpoint(c, -1, NULL);
+            pb_db_release(q->db, c);
+            c = NULL;
+            pthread_mutex_lock(&q->mu);
+        }
         while (!q->head && !q->stopping) pthread_cond_wait(&q->work, &q->mu);
         if (!q->head && q->stopping) {
             pthread_mutex_unlock(&q->mu);
@@ -92,11 +109,15 @@ static void *committer(void *arg)
 
         pb_error err = {0};
         int rc = 0;
-        if (!c) rc = pb_db_acquire(q->db, &c, &err);
+        if (!c) {
+            rc = pb_db_acquire(q->db, &c, &err);
+            if (!rc && q->opt.bg_checkpoint) rc = pb_queue_wal_autocheckpoint(c, 0, &err);
+        }
         if (!rc) rc = pb_queue_enqueue_batch(c, ins, (size_t)n, inserted, &err);
         if (rc) {
             PB_LOG(PB_LOG_ERROR, "ingest: enqueue commit failed", PB_LS("error", err.msg), PB_LI("jobs", n));
             /* A failed connection may be broken: hand it back and take a fresh one next time. */
+            if (c && q->opt.bg_checkpoint) pb_queue_wal_autocheckpoint(c, -1, NULL);
             pb_db_release(q->db, c);
             c = NULL;
         }
@@ -111,16 +132,47 @@ static void *committer(void *arg)
             pthread_cond_signal(&j->cond);
         }
         if (!rc) {
+            pb_im_batch(n);
             q->commits++;
             q->rows += stored;
         }
         pthread_mutex_unlock(&q->mu);
         if (stored && q->opt.on_commit) q->opt.on_commit(q->opt.on_commit_ctx, stored);
     }
+    if (c && q->opt.bg_checkpoint) pb_queue_wal_autocheckpoint(c, -1, NULL);
     pb_db_release(q->db, c);
     free(batch);
     free(ins);
     free(inserted);
+    return NULL;
+}
+
+static void *checkpointer(void *arg)
+{
+    pb_enqueuer *q = arg;
+    int64_t seen = 0;
+    pthread_mutex_lock(&q->mu);
+    while (!q->stopping) {
+        struct timespec dl;
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_nsec += 100 * 1000000;
+        if (dl.tv_nsec >= 1000000000) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&q->ckpt_cond, &q->mu, &dl);
+        if (q->stopping || q->commits == seen) continue;
+        seen = q->commits;
+        pthread_mutex_unlock(&q->mu);
+        pb_conn *c = NULL;
+        pb_error err = {0};
+        int rc = pb_db_acquire(q->db, &c, &err);
+        if (!rc) rc = pb_queue_checkpoint(c, NULL, NULL, &err);
+        if (rc) PB_LOG(PB_LOG_WARN, "ingest: WAL checkpoint failed", PB_LS("error", err.msg));
+        pb_db_release(q->db, c);
+        pthread_mutex_lock(&q->mu);
+    }
+    pthread_mutex_unlock(&q->mu);
     return NULL;
 }
 
@@ -134,6 +186,10 @@ int pb_enqueuer_start(pb_enqueuer *q, pb_error *err)
     q->stopping = 0;
     int e = pthread_create(&q->thread, NULL, committer, q);
     if (!e) q->running = 1;
+    if (!e && q->opt.bg_checkpoint && pb_db_backend(q->db) == PB_DB_SQLITE) {
+        e = pthread_create(&q->ckpt_thread, NULL, checkpointer, q);
+        if (!e) q->ckpt_running = 1;
+    }
     pthread_mutex_unlock(&q->mu);
     return e ? pb_error_set(err, PB_EINTERNAL, "cannot start committer thread") : 0;
 }
@@ -145,8 +201,12 @@ void pb_enqueuer_stop(pb_enqueuer *q)
     int was = q->running;
     q->stopping = 1;
     pthread_cond_broadcast(&q->work);
+    pthread_cond_broadcast(&q->ckpt_cond);
+    int ck = q->ckpt_running;
+    q->ckpt_running = 0;
     pthread_mutex_unlock(&q->mu);
     if (was) pthread_join(q->thread, NULL);
+    if (ck) pthread_join(q->ckpt_thread, NULL);
     pthread_mutex_lock(&q->mu);
     q->running = 0;
     /* Nobody commits any more: fail whatever is still queued (submit after stop). */
@@ -165,6 +225,7 @@ void pb_enqueuer_free(pb_enqueuer *q)
     if (!q) return;
     pb_enqueuer_stop(q);
     pthread_cond_destroy(&q->work);
+    pthread_cond_destroy(&q->ckpt_cond);
     pthread_mutex_destroy(&q->mu);
     free(q);
 }

@@ -13,6 +13,10 @@
  * stored); once the committer has taken it, submit waits for the commit's outcome, because
  * the job's memory is in use until then.
  *
+ * SQLite checkpoints: with bg_checkpoint the committer's connection never checkpoints inside
+ * its commits (wal_autocheckpoint=0); a checkpointer thread runs PASSIVE checkpoints every
+ * 100 ms after new commits, so the WAL is copied back without stalling a batch's answers.
+ *
  * Thread-safe. pb_enqueuer_stop() commits what is pending, then stops the thread; later
  * submits fail with PB_EBUSY. */
 #ifndef PB_INGEST_ENQUEUE_H
@@ -29,6 +33,7 @@ typedef struct pb_enqueuer pb_enqueuer;
 typedef struct pb_enqueuer_options {
     int max_batch;   /* jobs per transaction; default 256 */
     int max_pending; /* jobs waiting for the committer before PB_EBUSY; default 4096 */
+    int bg_checkpoint; /* SQLite: checkpoint from a background thread, never inside a commit */
     void (*on_commit)(void *ctx, int inserted); /* called after each commit that stored rows */
     void *on_commit_ctx;
 } pb_enqueuer_options;

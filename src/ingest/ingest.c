@@ -43,6 +43,7 @@ int pb_ingest_new(pb_db *db, const pb_ingest_options *opt, pb_secret_lookup_fn s
         return pb_error_set(err, rc, "out of memory");
     }
     pb_enqueuer_options eo = {.max_batch = ing->opt.max_batch,
+                              .bg_checkpoint = ing->opt.bg_checkpoint,
                               .max_pending = ing->opt.max_pending,
                               .on_commit = on_commit,
                               .on_commit_ctx = ing};
@@ -58,16 +59,10 @@ int pb_ingest_new(pb_db *db, const pb_ingest_options *opt, pb_secret_lookup_fn s
 
 void pb_ingest_set_refetch(pb_ingest *ing, pb_ingest_refetch_fn fn, void *ctx)
 {
+    if (!ing) return;
     ing->opt.worker.refetch = fn;
     ing->opt.worker.refetch_ctx = ctx;
-    if (ing->worker) {
-        /* Not started yet (contract): rebuild the worker with the hook. */
-        pb_worker *w = NULL;
-        if (pb_worker_new(ing->db, &ing->opt.worker, &w, NULL) == 0) {
-            pb_worker_free(ing->worker);
-            ing->worker = w;
-        }
-    }
+    pb_worker_set_refetch(ing->worker, fn, ctx);
 }
 
 int pb_ingest_start(pb_ingest *ing, pb_error *err)
@@ -168,6 +163,15 @@ void pb_ingest_receive(pb_ingest *ing, const char *ws, const char *ctype, const 
         reply_err(out, 400, err.msg[0] ? err.msg : "malformed webhook body", err.field);
         return;
     }
+    int64_t backlog = pb_im_backlog();
+    if (ing->opt.max_backlog > 0 && backlog > ing->opt.max_backlog) {
+        /* The workers are far behind: refuse rather than pile up what cannot be applied. */
+        pb_hook_free(&h);
+        pb_im_overloaded();
+        reply_err(out, 503, "overloaded, retry later", NULL);
+        out->retry_after = 30;
+        return;
+    }
     if (ing->opt.no_store) {
         pb_hook_free(&h);
         pb_im_accepted();
@@ -208,9 +212,11 @@ static int handle_plane(pb_req *req, pb_resp *resp, void *ctx)
     size_t len = 0;
     const char *body = pb_req_body(req, &len);
     pb_ingest_reply r;
+    pb_im_inflight(1);
     pb_ingest_receive(ing, pb_req_param(req, "workspace"), pb_req_header(req, "Content-Type"),
                       pb_req_header(req, "X-Plane-Signature"), pb_req_header(req, "X-Plane-Webhook-Secret"), body, len,
                       &r);
+    pb_im_inflight(-1);
     if (r.retry_after > 0) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", r.retry_after);
@@ -302,8 +308,11 @@ static int mod_init(pb_app *app, pb_error *err)
     o.max_body = (size_t)env_int("PB_INGEST_MAX_BODY", 512 * 1024, 1024, 64 << 20);
     o.max_pending = (int)env_int("PB_INGEST_MAX_PENDING", 4096, 1, 1 << 20);
     o.no_store = (int)env_int("PB_INGEST_NOSTORE", 0, 0, 1);
+    o.bg_checkpoint = (int)env_int("PB_INGEST_BG_CHECKPOINT", 1, 0, 1);
+    o.max_backlog = env_int("PB_INGEST_MAX_BACKLOG", 1000000, 0, INT64_MAX);
     o.worker.threads = (int)env_int("PB_INGEST_WORKERS", 2, 0, 32);
     o.worker.coalesce_ms = env_int("PB_INGEST_COALESCE_MS", 100, 0, 60000);
+    o.worker.lease_ms = env_int("PB_INGEST_LEASE_MS", 30000, 100, 3600000);
     o.run_worker = o.worker.threads > 0;
     if (o.no_store) PB_LOG(PB_LOG_WARN, "ingest: PB_INGEST_NOSTORE=1: webhooks are NOT stored (benchmark mode)");
     int rc = pb_ingest_new(app->db, &o, pb_ingest_vault_lookup, app, &g_ingest, err);

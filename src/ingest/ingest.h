@@ -7,16 +7,18 @@
  *   3. JSON depth limit, parse and validate (400 with a JSON error naming the field);
  *   4. idempotency key (webhook.h); durable group-commit enqueue (enqueue.h);
  *   5. 200 {"ok":true,"queued":true} once committed, or {"ok":true,"duplicate":true} when the
- *      key was already stored; 503 + Retry-After when the commit queue is full or the store
- *      fails — never a 200 for something that is not on disk.
+ *      key was already stored; 503 + Retry-After when the commit queue is full (max_pending),
+ *      the durable backlog is past max_backlog (workers far behind; measured by the worker's
+ *      gauge refresh each second) or the store fails — never a 200 for what is not on disk.
  * The route is PB_ROUTE_PUBLIC | PB_ROUTE_RAW_BODY: the signature is its authentication.
  *
  * Module (pb_module_ingest): init builds the receiver over app->db with secrets from the
  * vault (app->vault, via tokens_ref) and registers the route; start runs the committer and
  * the worker threads; stop drains both (after the HTTP server has drained).
  * Environment knobs (read at init): PB_INGEST_WORKERS (worker threads, 0 = none, default 2),
- * PB_INGEST_COALESCE_MS (default 100), PB_INGEST_MAX_PENDING (default 4096),
- * PB_INGEST_MAX_BODY (bytes, default 512 KiB), PB_INGEST_NOSTORE=1 (benchmark ceiling only:
+ * PB_INGEST_COALESCE_MS (default 100), PB_INGEST_LEASE_MS (default 30000),
+ *PB_INGEST_MAX_PENDING (default 4096),
+ * PB_INGEST_BG_CHECKPOINT (SQLite; default 1), PB_INGEST_MAX_BODY (bytes, default 512 KiB), PB_INGEST_MAX_BACKLOG (default 1000000), PB_INGEST_NOSTORE=1 (benchmark ceiling only:
  * verify + parse + key, answer 200 WITHOUT storing — never for production). */
 #ifndef PB_INGEST_INGEST_H
 #define PB_INGEST_INGEST_H
@@ -37,6 +39,8 @@ typedef struct pb_ingest_options {
     int max_pending;        /* enqueuer bound (503 past it); default 4096 */
     int max_batch;          /* jobs per group commit; default 256 */
     int no_store;           /* benchmark ceiling: answer 200 without storing */
+    int bg_checkpoint;      /* SQLite: WAL checkpoints off the commit path (enqueue.h) */
+    int64_t max_backlog;    /* 503 while more jobs than this wait in the store; 0 = no bound */
     int run_worker;         /* 1: pb_ingest_start also starts the worker */
     pb_worker_options worker;
 } pb_ingest_options;

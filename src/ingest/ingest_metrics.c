@@ -4,13 +4,16 @@
 #include "core/metrics.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pb_series *s_accepted, *s_duplicate, *s_overloaded, *s_events, *s_dead_total, *s_batch;
 static pb_series *s_rejected[PB_IM_REJ_COUNT];
 static pb_series *s_applied[PB_IM_APP_COUNT];
-static pb_series *s_depth_pending, *s_depth_leased, *s_depth_dead, *s_lag;
+static pb_series *s_depth_pending, *s_depth_leased, *s_depth_dead, *s_lag, *s_inflight;
+
+static _Atomic int64_t backlog;
 
 static const char *const reject_names[PB_IM_REJ_COUNT] = {"signature", "content_type", "too_large", "malformed",
                                                           "workspace"};
@@ -45,6 +48,7 @@ static void init(void)
     s_depth_pending = pb_metric_series(depth, (const char *const[]){"pending"});
     s_depth_leased = pb_metric_series(depth, (const char *const[]){"leased"});
     s_depth_dead = pb_metric_series(depth, (const char *const[]){"dead"});
+    s_inflight = one(pb_metric_gauge("planebridge_ingest_inflight", "Webhook requests inside the receiver now", NULL));
     s_lag = one(pb_metric_gauge("planebridge_ingest_lag_ms", "Age of the oldest unfinished inbound job", NULL));
 }
 
@@ -90,6 +94,12 @@ void pb_im_batch(int n)
     ONCE();
     pb_series_observe(s_batch, n);
 }
+void pb_im_inflight(int delta)
+{
+    ONCE();
+    pb_series_gauge_add(s_inflight, delta);
+}
+
 void pb_im_queue(int64_t pending, int64_t leased, int64_t dead, int64_t lag_ms)
 {
     ONCE();
@@ -97,4 +107,10 @@ void pb_im_queue(int64_t pending, int64_t leased, int64_t dead, int64_t lag_ms)
     pb_series_gauge_set(s_depth_leased, leased);
     pb_series_gauge_set(s_depth_dead, dead);
     pb_series_gauge_set(s_lag, lag_ms);
+    atomic_store(&backlog, pending + leased);
+}
+
+int64_t pb_im_backlog(void)
+{
+    return atomic_load(&backlog);
 }

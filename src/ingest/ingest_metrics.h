@@ -10,6 +10,7 @@
  *   planebridge_ingest_queue_depth{state}             pending / leased / dead jobs (gauge)
  *   planebridge_ingest_lag_ms                         age of the oldest unfinished job (gauge)
  *   planebridge_ingest_commit_batch                   jobs per group commit (histogram)
+ *   planebridge_ingest_inflight                       requests inside the receiver now (gauge)
  * Registered on first use; every function is thread-safe and cheap (atomics). */
 #ifndef PB_INGEST_METRICS_H
 #define PB_INGEST_METRICS_H
@@ -45,6 +46,9 @@ void pb_im_applied(pb_im_applied_kind what, uint64_t n);
 void pb_im_events(uint64_t n);
 void pb_im_dead(uint64_t n);
 void pb_im_batch(int n);
+void pb_im_inflight(int delta);
 void pb_im_queue(int64_t pending, int64_t leased, int64_t dead, int64_t lag_ms);
+/* pending + leased jobs at the last pb_im_queue() (0 before the first). */
+int64_t pb_im_backlog(void);
 
 #endif

@@ -99,13 +99,83 @@ static void map_v2_event(const char *name, pb_hook *h)
     else pb_strlcpy(h->event, base, sizeof h->event);
 }
 
-static int sha256_hex(const unsigned char *parts[], const size_t lens[], int n, char *out)
+/* SHA-256 over NUL-separated parts; the last part is the body with the volatile top-level
+ * members cut out (see volatile_spans). */
+typedef struct span {
+    size_t from, to;
+} span;
+
+static int is_volatile_key(const char *k, size_t n)
+{
+    return (n == 10 && memcmp(k, "webhook_id", 10) == 0) || (n == 11 && memcmp(k, "delivery_id", 11) == 0);
+}
+
+/* Finds the byte spans of the top-level members "webhook_id" and "delivery_id" (key through
+ * value) in an already-validated JSON object text, so they can be left out of the hash
+ * without re-serialising the body. At most max spans; returns the count. */
+static size_t volatile_spans(const char *b, size_t len, span *out, size_t max)
+{
+    size_t n = 0, i = 0;
+    int depth = 0, expect_key = 0;
+    while (i < len) {
+        char ch = b[i];
+        if (ch == '"') {
+            size_t start = i++;
+            while (i < len && b[i] != '"') i += b[i] == '\\' ? 2 : 1;
+            size_t kend = i++; /* closing quote */
+            if (depth == 1 && expect_key) {
+                expect_key = 0;
+                if (kend <= len && is_volatile_key(b + start + 1, kend - start - 1) && n < max) {
+                    /* skip ':' and the value */
+                    while (i < len && (b[i] == ' ' || b[i] == ':' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r')) i++;
+                    if (i < len && b[i] == '"') {
+                        i++;
+                        while (i < len && b[i] != '"') i += b[i] == '\\' ? 2 : 1;
+                        i++;
+                    } else {
+                        int d = 0;
+                        while (i < len && !(d == 0 && (b[i] == ',' || b[i] == '}'))) {
+                            if (b[i] == '{' || b[i] == '[') d++;
+                            else if (b[i] == '}' || b[i] == ']') d--;
+                            i++;
+                        }
+                    }
+                    out[n].from = start;
+                    out[n].to = i > len ? len : i;
+                    n++;
+                }
+            }
+            continue;
+        }
+        if (ch == '{' || ch == '[') {
+            depth++;
+            expect_key = ch == '{' && depth == 1;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        } else if (ch == ',' && depth == 1) {
+            expect_key = 1;
+        }
+        i++;
+    }
+    return n;
+}
+
+static int sha256_hex(const unsigned char *parts[], const size_t lens[], int n, const char *body, size_t blen,
+                      char *out)
 {
     unsigned char md[32];
     unsigned int mdl = 0;
+    span sp[4];
+    size_t nsp = body ? volatile_spans(body, blen, sp, 4) : 0;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL);
     for (int i = 0; ok && i < n; i++) ok = EVP_DigestUpdate(c, parts[i], lens[i]) && EVP_DigestUpdate(c, "", 1);
+    size_t at = 0;
+    for (size_t k = 0; ok && body && k <= nsp; k++) {
+        size_t to = k < nsp ? sp[k].from : blen;
+        if (to > at) ok = EVP_DigestUpdate(c, body + at, to - at);
+        if (k < nsp) at = sp[k].to;
+    }
     ok = ok && EVP_DigestFinal_ex(c, md, &mdl);
     EVP_MD_CTX_free(c);
     if (!ok) return PB_ECRYPTO;
@@ -113,27 +183,22 @@ static int sha256_hex(const unsigned char *parts[], const size_t lens[], int n, 
     return 0;
 }
 
-static int compute_key(const char *ws, pb_hook *h, const char *event_id, pb_error *err)
+static int compute_key(const char *ws, pb_hook *h, const char *event_id, const char *body, size_t len,
+                       pb_error *err)
 {
     char hex[65];
     int rc;
     if (event_id) {
         const unsigned char *p[] = {(const unsigned char *)ws, (const unsigned char *)event_id};
         const size_t l[] = {strlen(ws), strlen(event_id)};
-        rc = sha256_hex(p, l, 2, hex);
+        rc = sha256_hex(p, l, 2, NULL, 0, hex);
         if (!rc) snprintf(h->key, sizeof h->key, "plane:ev:%s", hex);
     } else {
-        /* Canonical body: without the fields that differ between deliveries of one change. */
-        cJSON_DeleteItemFromObjectCaseSensitive(h->root, "webhook_id");
-        cJSON_DeleteItemFromObjectCaseSensitive(h->root, "delivery_id");
-        char *canon = cJSON_PrintUnformatted(h->root);
-        if (!canon) return pb_error_set(err, PB_ENOMEM, "cannot print body");
+        /* The raw body without the members that differ between deliveries of one change. */
         const unsigned char *p[] = {(const unsigned char *)ws, (const unsigned char *)h->event,
-                                    (const unsigned char *)h->action, (const unsigned char *)h->object_id,
-                                    (const unsigned char *)canon};
-        const size_t l[] = {strlen(ws), strlen(h->event), strlen(h->action), strlen(h->object_id), strlen(canon)};
-        rc = sha256_hex(p, l, 5, hex);
-        free(canon);
+                                    (const unsigned char *)h->action, (const unsigned char *)h->object_id};
+        const size_t l[] = {strlen(ws), strlen(h->event), strlen(h->action), strlen(h->object_id)};
+        rc = sha256_hex(p, l, 4, body, len, hex);
         if (!rc) snprintf(h->key, sizeof h->key, "plane:c:%s", hex);
     }
     if (rc) return pb_error_set(err, rc, "cannot hash body");
@@ -208,7 +273,7 @@ int pb_hook_parse(const char *workspace, const char *body, size_t len, pb_hook *
         rc = pb_error_field(err, PB_EINVAL, "event_id", "invalid \"event_id\"");
         goto out;
     }
-    rc = compute_key(workspace ? workspace : "", h, event_id, err);
+    rc = compute_key(workspace ? workspace : "", h, event_id, body, len, err);
 out:
     if (rc) pb_hook_free(h);
     return rc;

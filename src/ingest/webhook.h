@@ -13,10 +13,11 @@
  * Idempotency key (PB_HOOK_KEY_MAX bytes):
  *   - v2 with event_id: "plane:ev:" + hex SHA-256(workspace slug NUL event_id);
  *   - otherwise "plane:c:" + hex SHA-256(workspace slug NUL event NUL action NUL object id
- *     NUL canonical body), where the canonical body is the parsed JSON printed compactly
- *     without the volatile fields `webhook_id` and `delivery_id`. X-Plane-Delivery (new on
- *     every retry) is never part of it, so a retried delivery maps to the same key, and the
- *     same change delivered by two webhooks of one workspace is stored once. */
+ *     NUL body), where body is the raw bytes with the volatile top-level members
+ *     `"webhook_id": ...` and `"delivery_id": ...` cut out (found by a scan of the validated
+ *     text, so the body is not re-serialised). X-Plane-Delivery (new on every retry) is never
+ *     part of it, so a retried delivery maps to the same key, and the same change delivered
+ *     by two webhooks of one workspace is stored once. */
 #ifndef PB_INGEST_WEBHOOK_H
 #define PB_INGEST_WEBHOOK_H
 

@@ -150,7 +150,10 @@ int pb_worker_run_once(pb_conn *c, const pb_worker_options *opt_in, const char *
     refetch_note *notes = NULL;
     int rc = pb_queue_claim(c, worker_id, now, opt.lease_ms * 1000, now - opt.coalesce_ms * 1000, opt.batch, &jobs,
                             &n, err);
-    if (rc || n == 0) return rc;
+    if (rc || n == 0) {
+        pb_queue_jobs_free(jobs, n);
+        return rc;
+    }
     t->claimed += (int)n;
     js = calloc(n, sizeof *js);
     notes = calloc(n, sizeof *notes);
@@ -263,7 +266,12 @@ static void *worker_main(void *arg)
         pb_error err = {0};
         int rc = c ? 0 : pb_db_acquire(w->db, &c, &err);
         pb_worker_tally t = {0};
-        if (!rc) rc = pb_worker_run_once(c, &w->opt, wt->id, &t, &err);
+        pb_worker_options o = w->opt;
+        pthread_mutex_lock(&w->mu);
+        o.refetch = w->opt.refetch; /* the hook may be replaced while running */
+        o.refetch_ctx = w->opt.refetch_ctx;
+        pthread_mutex_unlock(&w->mu);
+        if (!rc) rc = pb_worker_run_once(c, &o, wt->id, &t, &err);
         if (!rc && wt->idx == 0) {
             int64_t now_ms = pb_mono_ms();
             if (now_ms >= next_gauges) {
@@ -284,6 +292,9 @@ static void *worker_main(void *arg)
             c = NULL;
         }
         if (!rc && t.claimed >= w->opt.batch) continue; /* more may be ready: no sleep */
+        /* Going idle: hand the connection back to the (small, shared) pool meanwhile. */
+        pb_db_release(w->db, c);
+        c = NULL;
         /* Sleep until woken, but never longer than the coalescing window or poll interval. */
         int64_t ms = rc ? 1000 : w->opt.poll_ms;
         if (!rc && t.claimed == 0 && w->opt.coalesce_ms > 0 && w->opt.coalesce_ms < ms) ms = w->opt.coalesce_ms;
@@ -345,6 +356,15 @@ int pb_worker_start(pb_worker *w, pb_error *err)
         w->running = 1;
     }
     return 0;
+}
+
+void pb_worker_set_refetch(pb_worker *w, pb_ingest_refetch_fn fn, void *ctx)
+{
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    w->opt.refetch = fn;
+    w->opt.refetch_ctx = ctx;
+    pthread_mutex_unlock(&w->mu);
 }
 
 void pb_worker_wake(pb_worker *w)

@@ -51,6 +51,8 @@ int pb_worker_new(pb_db *db, const pb_worker_options *opt, pb_worker **out, pb_e
 int pb_worker_start(pb_worker *w, pb_error *err);
 void pb_worker_stop(pb_worker *w); /* finishes the batch in hand, then joins the threads */
 void pb_worker_free(pb_worker *w); /* NULL-safe; stops first */
+/* Sets (or replaces) the refetch hook; safe while the threads run. */
+void pb_worker_set_refetch(pb_worker *w, pb_ingest_refetch_fn fn, void *ctx);
 /* Wakes idle worker threads (called after a group commit stored new jobs). */
 void pb_worker_wake(pb_worker *w);
 

@@ -3,6 +3,7 @@
 #include "core/util.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -565,32 +566,82 @@ int pb_as_key_rotate(pb_db *db, const char *old_id, const pb_key_row *fresh, int
 
 /* ---------------- usage ---------------- */
 
+static char *sqls_ready[4];
+static char *usage_sql(size_t k);
+static void usage_sql_init(void)
+{
+    static const size_t chunks[] = {64, 16, 4, 1};
+    for (int i = 0; i < 4; i++) sqls_ready[i] = usage_sql(chunks[i]);
+}
+
+/* Multi-row INSERT text for k rows ("($1..$8), ($9..$16), ..."); one prepared statement
+ * per chunk size, cached by the driver. Chunks of 64/16/4/1 rows: a few statements per
+ * batch instead of one per row (the per-row cost dominated the usage log). */
+static char *usage_sql(size_t k)
+{
+    static const char head[] =
+        "INSERT INTO ops.api_usage (key_id, at, method, route, status, latency_us, user_agent, client_ip) VALUES ";
+    size_t cap = sizeof head + k * 64;
+    char *sql = malloc(cap);
+    if (!sql) return NULL;
+    size_t len = pb_strlcpy(sql, head, cap);
+    for (size_t r = 0; r < k; r++) {
+        size_t b = r * 8;
+        len += (size_t)snprintf(sql + len, cap - len, "%s($%zu, $%zu, $%zu, $%zu, $%zu, $%zu, $%zu, $%zu)",
+                                r ? ", " : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8);
+    }
+    return sql;
+}
+
 int pb_as_usage_insert(pb_db *db, const pb_usage_row *rows, size_t n, pb_error *err)
 {
+    static const size_t chunks[] = {64, 16, 4, 1};
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     pb_conn *c = NULL;
+    pb_val *p = NULL;
     if (n == 0) return 0;
+    pthread_once(&once, usage_sql_init);
+    for (int i = 0; i < 4; i++)
+        if (!sqls_ready[i]) return pb_error_set(err, PB_ENOMEM, "out of memory");
+    p = malloc(64 * 8 * sizeof *p);
+    if (!p) return pb_error_set(err, PB_ENOMEM, "out of memory");
     int rc = pb_db_acquire(db, &c, err);
     if (!rc) rc = pb_conn_begin_write(c, err);
-    for (size_t i = 0; !rc && i < n; i++) {
-        const pb_usage_row *u = &rows[i];
-        pb_val p[] = {PB_TEXT(u->key_id), PB_INT(u->at),         PB_TEXT(u->method),
-                      PB_TEXT(u->route),  PB_INT(u->status),     PB_INT(u->latency_us),
-                      PB_TEXT(u->user_agent), PB_TEXT(u->client_ip)};
-        rc = pb_conn_exec(c,
-                          "INSERT INTO ops.api_usage (key_id, at, method, route, status, latency_us, "
-                          "user_agent, client_ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                          p, 8, NULL, err);
+    size_t i = 0;
+    for (int ci = 0; !rc && ci < 4; ci++) {
+        size_t k = chunks[ci];
+        while (!rc && n - i >= k) {
+            for (size_t r = 0; r < k; r++) {
+                const pb_usage_row *u = &rows[i + r];
+                pb_val *q = p + r * 8;
+                q[0] = PB_TEXT(u->key_id);
+                q[1] = PB_INT(u->at);
+                q[2] = PB_TEXT(u->method);
+                q[3] = PB_TEXT(u->route);
+                q[4] = PB_INT(u->status);
+                q[5] = PB_INT(u->latency_us);
+                q[6] = PB_TEXT(u->user_agent);
+                q[7] = PB_TEXT(u->client_ip);
+            }
+            rc = pb_conn_exec(c, sqls_ready[ci], p, (int)(k * 8), NULL, err);
+            i += k;
+        }
     }
-    /* last_used_at: once per distinct key of the batch (rows are time-ordered). */
-    for (size_t i = 0; !rc && i < n; i++) {
-        int later = 0;
-        for (size_t j = i + 1; j < n && !later; j++) later = strcmp(rows[j].key_id, rows[i].key_id) == 0;
-        if (later) continue;
-        pb_val p[] = {PB_TEXT(rows[i].key_id), PB_INT(rows[i].at)};
+    free(p);
+    /* last_used_at: once per distinct key of the batch, with its latest time (rows are
+     * time-ordered, so walk backwards and skip keys already seen). */
+    const char *seen[64];
+    size_t nseen = 0;
+    for (size_t r = n; !rc && r-- > 0;) {
+        int dup = 0;
+        for (size_t j = 0; j < nseen && !dup; j++) dup = strcmp(seen[j], rows[r].key_id) == 0;
+        if (dup) continue;
+        if (nseen < sizeof seen / sizeof seen[0]) seen[nseen++] = rows[r].key_id;
+        pb_val q[] = {PB_TEXT(rows[r].key_id), PB_INT(rows[r].at)};
         rc = pb_conn_exec(c,
                           "UPDATE ops.api_keys SET last_used_at = $2 WHERE id = $1 AND "
                           "(last_used_at IS NULL OR last_used_at < $2)",
-                          p, 2, NULL, err);
+                          q, 2, NULL, err);
     }
     if (!rc)
         rc = pb_conn_commit(c, err);
@@ -602,10 +653,44 @@ int pb_as_usage_insert(pb_db *db, const pb_usage_row *rows, size_t n, pb_error *
 
 int pb_as_usage_prune(pb_db *db, int64_t before_us, int64_t *deleted, pb_error *err)
 {
-    pb_val p[] = {PB_INT(before_us)};
-    int64_t ch = 0;
-    int rc = exec1(db, "DELETE FROM ops.api_usage WHERE at < $1", p, 1, &ch, err);
-    if (deleted) *deleted = ch;
+    /* Key by key through the (key_id, at) index: there is deliberately no index on `at`
+     * alone (see 0002_auth.sql). Usage rows always belong to a key row (keys are revoked,
+     * never deleted). */
+    pb_conn *c = NULL;
+    pb_rows *r = NULL;
+    char (*ids)[PB_ID_MAX] = NULL;
+    size_t n = 0, cap = 0;
+    int64_t total = 0;
+    int rc = pb_db_acquire(db, &c, err);
+    if (!rc) rc = pb_conn_query(c, "SELECT id FROM ops.api_keys", NULL, 0, &r, err);
+    while (!rc) {
+        int k = pb_rows_next(r);
+        if (k <= 0) {
+            if (k < 0) rc = pb_error_set(err, PB_ESTORE, "reading keys failed");
+            break;
+        }
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            char(*na)[PB_ID_MAX] = realloc(ids, nc * sizeof *na);
+            if (!na) {
+                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+                break;
+            }
+            ids = na;
+            cap = nc;
+        }
+        cp(ids[n++], PB_ID_MAX, pb_rows_text(r, 0));
+    }
+    pb_rows_free(r);
+    for (size_t i = 0; !rc && i < n; i++) {
+        int64_t ch = 0;
+        pb_val p[] = {PB_TEXT(ids[i]), PB_INT(before_us)};
+        rc = pb_conn_exec(c, "DELETE FROM ops.api_usage WHERE key_id = $1 AND at < $2", p, 2, &ch, err);
+        total += ch;
+    }
+    pb_db_release(db, c);
+    free(ids);
+    if (deleted) *deleted = total;
     return rc;
 }
 

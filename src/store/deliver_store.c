@@ -121,7 +121,7 @@ int pb_dstore_hook_list(pb_conn *c, const char *workspace, int active_only, pb_h
     pb_rows *r = NULL;
     pb_val p[] = {PB_TEXT(workspace), PB_INT(active_only ? 1 : 0)};
     int rc = pb_conn_query(c,
-                           "SELECT " HOOK_COLS " FROM ops.hooks WHERE ($1 IS NULL OR workspace_slug = $1) "
+                           "SELECT " HOOK_COLS " FROM ops.hooks WHERE (CAST($1 AS TEXT) IS NULL OR workspace_slug = $1) "
                            "AND ($2 = 0 OR active = 1) ORDER BY created_at, id",
                            p, 2, &r, err);
     if (rc) return rc;
@@ -447,30 +447,40 @@ static int delivery_query(pb_conn *c, const char *sql, const pb_val *p, int np, 
 int pb_dstore_delivery_claim(pb_conn *c, int64_t now, int64_t lease_until, const char *worker, int limit,
                              pb_delivery **out, size_t *n, pb_error *err)
 {
-    pb_val p[] = {PB_INT(now), PB_INT(limit)};
-    const char *sql_pg = "SELECT " DELIVERY_COLS " FROM ops.deliveries WHERE (status = 'pending' AND "
-                         "next_attempt_at <= $1) OR (status = 'sending' AND lease_until < $1) ORDER BY "
-                         "next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED";
-    const char *sql_lite = "SELECT " DELIVERY_COLS " FROM ops.deliveries WHERE (status = 'pending' AND "
-                           "next_attempt_at <= $1) OR (status = 'sending' AND lease_until < $1) ORDER BY "
-                           "next_attempt_at, id LIMIT $2";
-    int rc = delivery_query(c, is_pg(c) ? sql_pg : sql_lite, p, 2, out, n, err);
-    if (rc) return rc;
-    for (size_t i = 0; i < *n; i++) {
-        pb_val q[] = {PB_INT((*out)[i].id), PB_INT(lease_until), PB_TEXT(worker), PB_INT(now)};
+    *out = NULL;
+    *n = 0;
+    int pg = is_pg(c);
+    int64_t got = 0, more = 0;
+    /* Expired leases first (a crashed or stalled worker's messages), then due messages;
+     * each claimed with one UPDATE over an indexed sub-select, then read back by the
+     * (unique) lease. */
+    pb_val p[] = {PB_INT(now), PB_INT(limit), PB_INT(lease_until), PB_TEXT(worker)};
+    int rc = pb_conn_exec(c,
+                          pg ? "UPDATE ops.deliveries SET status = 'sending', lease_until = $3, leased_by = $4, "
+                               "updated_at = $1 WHERE id IN (SELECT id FROM ops.deliveries WHERE status = 'sending' "
+                               "AND lease_until < $1 ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED)"
+                             : "UPDATE ops.deliveries SET status = 'sending', lease_until = $3, leased_by = $4, "
+                               "updated_at = $1 WHERE id IN (SELECT id FROM ops.deliveries WHERE status = 'sending' "
+                               "AND lease_until < $1 ORDER BY lease_until LIMIT $2)",
+                          p, 4, &got, err);
+    if (!rc && got < limit) {
+        pb_val q[] = {PB_INT(now), PB_INT(limit - got), PB_INT(lease_until), PB_TEXT(worker)};
         rc = pb_conn_exec(c,
-                          "UPDATE ops.deliveries SET status = 'sending', lease_until = $2, leased_by = $3, "
-                          "updated_at = $4 WHERE id = $1",
-                          q, 4, NULL, err);
-        if (rc) {
-            pb_delivery_free_array(*out, *n);
-            *out = NULL;
-            *n = 0;
-            return rc;
-        }
-        pb_strlcpy((*out)[i].status, "sending", sizeof (*out)[i].status);
+                          pg ? "UPDATE ops.deliveries SET status = 'sending', lease_until = $3, leased_by = $4, "
+                               "updated_at = $1 WHERE id IN (SELECT id FROM ops.deliveries WHERE status = 'pending' "
+                               "AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+                             : "UPDATE ops.deliveries SET status = 'sending', lease_until = $3, leased_by = $4, "
+                               "updated_at = $1 WHERE id IN (SELECT id FROM ops.deliveries WHERE status = 'pending' "
+                               "AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2)",
+                          q, 4, &more, err);
     }
-    return 0;
+    if (rc) return rc;
+    if (got + more == 0) return 0;
+    pb_val r[] = {PB_INT(lease_until), PB_TEXT(worker)};
+    return delivery_query(c,
+                          "SELECT " DELIVERY_COLS " FROM ops.deliveries WHERE status = 'sending' AND lease_until = $1 "
+                          "AND leased_by = $2 ORDER BY id",
+                          r, 2, out, n, err);
 }
 
 int pb_dstore_delivery_finish(pb_conn *c, int64_t id, const char *worker, const char *status, int attempts,
@@ -520,7 +530,7 @@ int pb_dstore_delivery_list(pb_conn *c, const char *hook_id, const char *status,
 {
     pb_val p[] = {PB_TEXT(hook_id), PB_TEXT(status), PB_INT(limit)};
     return delivery_query(c,
-                          "SELECT " DELIVERY_COLS " FROM ops.deliveries WHERE hook_id = $1 AND ($2 IS NULL OR "
+                          "SELECT " DELIVERY_COLS " FROM ops.deliveries WHERE hook_id = $1 AND (CAST($2 AS TEXT) IS NULL OR "
                           "status = $2) ORDER BY id DESC LIMIT $3",
                           p, 3, out, n, err);
 }
@@ -609,8 +619,8 @@ int pb_dstore_attempt_list(pb_conn *c, const char *hook_id, const char *msg_id, 
     pb_rows *r = NULL;
     pb_val p[] = {PB_TEXT(hook_id), PB_TEXT(msg_id), PB_INT(limit)};
     int rc = pb_conn_query(c,
-                           "SELECT " ATTEMPT_COLS " FROM ops.delivery_attempts WHERE ($1 IS NULL OR hook_id = $1) "
-                           "AND ($2 IS NULL OR msg_id = $2) ORDER BY id DESC LIMIT $3",
+                           "SELECT " ATTEMPT_COLS " FROM ops.delivery_attempts WHERE (CAST($1 AS TEXT) IS NULL OR hook_id = $1) "
+                           "AND (CAST($2 AS TEXT) IS NULL OR msg_id = $2) ORDER BY id DESC LIMIT $3",
                            p, 3, &r, err);
     if (rc) return rc;
     pb_attempt *arr = NULL;

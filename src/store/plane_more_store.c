@@ -13,6 +13,11 @@
     "i.item_type = 'issue' AND i.deleted_at IS NULL AND i.archived_at IS NULL AND "               \
     "i.is_draft = 0 AND (i.state_group IS NULL OR i.state_group <> 'triage')"
 
+/* The row's parent (a work item) is not deleted; the row is aliased `it`. */
+#define PARENT_LIVE                                                                              \
+    "EXISTS (SELECT 1 FROM work_plane.items p WHERE p.plane_id = it.parent_id AND "               \
+    "p.deleted_at IS NULL)"
+
 #define ROW_COLS                                                                                 \
     "plane_id, project_id, parent_id, created_by, external_source, external_id, created_at, "    \
     "updated_at, archived_at, raw"
@@ -115,10 +120,10 @@ static int get_one(pb_conn *c, const char *sql, const pb_val *p, int np, pb_more
 int pb_more_get(pb_conn *c, const char *item_type, const char *project_id, const char *parent_id,
                 const char *id, pb_more_row *out, pb_error *err)
 {
-    if (parent_id) {
-        static const char *sql = "SELECT " ROW_COLS " FROM work_plane.items WHERE plane_id = $1 AND "
+    if (parent_id) { /* rows of a deleted work item went with it */
+        static const char *sql = "SELECT " ROW_COLS " FROM work_plane.items it WHERE plane_id = $1 AND "
                                  "item_type = $2 AND project_id = $3 AND parent_id = $4 AND "
-                                 "deleted_at IS NULL";
+                                 "deleted_at IS NULL AND " PARENT_LIVE;
         pb_val p[4] = {PB_TEXT(id), PB_TEXT(item_type), PB_TEXT(project_id), PB_TEXT(parent_id)};
         return get_one(c, sql, p, 4, out, err);
     }
@@ -154,26 +159,26 @@ int pb_more_list(pb_conn *c, const char *item_type, const char *project_id, cons
                  int archived, int desc, int64_t offset, int64_t limit, pb_more_row **rows,
                  size_t *n, int64_t *total, pb_error *err)
 {
-    char where[256];
-    char sql[768];
+    char where[512];
+    char sql[1024];
     pb_val p[4];
     int np = 0;
     p[np++] = PB_TEXT(item_type);
     p[np++] = PB_TEXT(project_id);
     snprintf(where, sizeof where,
              "item_type = $1 AND project_id = $2 AND deleted_at IS NULL%s%s",
-             parent_id ? " AND parent_id = $3" : "", archived_clause(archived));
+             parent_id ? " AND parent_id = $3 AND " PARENT_LIVE : "", archived_clause(archived));
     if (parent_id) p[np++] = PB_TEXT(parent_id);
     *rows = NULL;
     *n = 0;
     if (total) {
-        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM work_plane.items WHERE %s", where);
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM work_plane.items it WHERE %s", where);
         int rc = pb_conn_query_int(c, sql, p, np, total, err);
         if (rc) return rc;
     }
     if (limit < 0) limit = INT64_MAX / 2;
     snprintf(sql, sizeof sql,
-             "SELECT " ROW_COLS " FROM work_plane.items WHERE %s ORDER BY created_at %s, plane_id "
+             "SELECT " ROW_COLS " FROM work_plane.items it WHERE %s ORDER BY created_at %s, plane_id "
              "LIMIT %lld OFFSET %lld",
              where, desc ? "DESC" : "ASC", (long long)limit, (long long)offset);
     pb_rows *r = NULL;

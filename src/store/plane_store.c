@@ -302,7 +302,7 @@ int pb_ps_project_list(pb_conn *c, const char *slug, const char *user_id, int64_
     "FROM work_plane.projects p WHERE p.workspace_slug = $1 AND p.deleted_at IS NULL AND ("          \
     "EXISTS (SELECT 1 FROM work_plane.items m WHERE m.item_type = 'project_member' AND "            \
     "m.project_id = p.plane_id AND m.member_id = $2 AND m.is_active = 1) OR "                       \
-    "p.raw LIKE '%\"network\":2%' OR p.raw LIKE '%\"network\": 2%')"
+    "CAST(p.raw AS TEXT) LIKE '%\"network\":2%' OR CAST(p.raw AS TEXT) LIKE '%\"network\": 2%')"
     int rc = pb_conn_query_int(c, "SELECT COUNT(*) " PROJ_VISIBLE, v, 2, total, err);
     if (rc) return rc;
     return fill_rawlist(c, "SELECT p.plane_id, p.raw " PROJ_VISIBLE " ORDER BY p.created_at DESC, p.plane_id DESC "
@@ -519,6 +519,7 @@ int pb_ps_item_find_external(pb_conn *c, const char *type, const char *project_i
 int pb_ps_item_list(pb_conn *c, const char *type, const char *project_id, int desc, int64_t limit, int64_t offset,
                     int64_t *total, pb_ps_rawlist *out, pb_error *err)
 {
+    if (limit < 0) limit = INT64_MAX; /* PostgreSQL refuses LIMIT -1 */
     pb_val v[] = {PB_TEXT(type), PB_TEXT(project_id), PB_INT(limit), PB_INT(offset)};
     int rc = 0;
     if (total) {
@@ -539,6 +540,7 @@ int pb_ps_item_list(pb_conn *c, const char *type, const char *project_id, int de
 int pb_ps_item_list_parent(pb_conn *c, const char *type, const char *parent_id, int desc, int64_t limit,
                            int64_t offset, int64_t *total, pb_ps_rawlist *out, pb_error *err)
 {
+    if (limit < 0) limit = INT64_MAX;
     pb_val v[] = {PB_TEXT(type), PB_TEXT(parent_id), PB_INT(limit), PB_INT(offset)};
     int rc = 0;
     if (total) {
@@ -650,29 +652,62 @@ int pb_ps_issue_page(pb_conn *c, const char *project_id, pb_ps_order order, int 
 {
     char sql[1024];
     int rc;
+    /* PostgreSQL plans prepared statements generically: "x IN (subquery)" becomes a hash semi
+     * join over a sequential scan of every item; "= ANY(ARRAY(subquery))" keeps primary-key
+     * lookups. SQLite has no arrays and plans IN (subquery) as key lookups already. */
+    int pg = pb_db_backend(pb_conn_db(c)) == PB_DB_POSTGRES;
+    const char *in_open = pg ? "= ANY(ARRAY(" : "IN (";
+    const char *in_close = pg ? "))" : ")";
     if (ref_kind) {
         pb_val v[] = {PB_TEXT(project_id), PB_TEXT(ref_kind), PB_TEXT(ref_id), PB_INT(limit), PB_INT(offset)};
         if (total) {
-            rc = pb_conn_query_int(c,
-                                   "SELECT COUNT(*) FROM work_plane.items WHERE project_id = $1 AND " VISIBLE_ISSUE
-                                   " AND plane_id IN (SELECT item_id FROM work_plane.item_refs WHERE kind = $2 AND "
-                                   "ref_id = $3)",
-                                   v, 3, total, err);
+            snprintf(sql, sizeof sql,
+                     "SELECT COUNT(*) FROM work_plane.items WHERE project_id = $1 AND " VISIBLE_ISSUE
+                     " AND plane_id %sSELECT item_id FROM work_plane.item_refs WHERE kind = $2 AND ref_id = $3%s",
+                     in_open, in_close);
+            rc = pb_conn_query_int(c, sql, v, 3, total, err);
             if (rc) return rc;
         }
         snprintf(sql, sizeof sql,
                  "SELECT plane_id, raw FROM work_plane.items WHERE project_id = $1 AND " VISIBLE_ISSUE
-                 " AND plane_id IN (SELECT item_id FROM work_plane.item_refs WHERE kind = $2 AND ref_id = $3) "
+                 " AND plane_id %sSELECT item_id FROM work_plane.item_refs WHERE kind = $2 AND ref_id = $3%s "
                  "ORDER BY %s LIMIT $4 OFFSET $5",
-                 order_sql(order, desc));
+                 in_open, in_close, order_sql(order, desc));
         return fill_rawlist(c, sql, v, 5, out, err);
     }
     pb_val v[] = {PB_TEXT(project_id), PB_INT(limit), PB_INT(offset)};
-    snprintf(sql, sizeof sql,
-             "SELECT plane_id, raw FROM work_plane.items WHERE project_id = $1 AND " VISIBLE_ISSUE
-             " ORDER BY %s LIMIT $2 OFFSET $3",
-             order_sql(order, desc));
+    if (order == PB_PS_ORDER_CREATED || order == PB_PS_ORDER_UPDATED) {
+        /* Deferred join: the offset is walked in the covering partial index (ids only), and
+         * only the page's rows are fetched; PostgreSQL would otherwise visit the heap for every
+         * skipped row. */
+        snprintf(sql, sizeof sql,
+                 "SELECT plane_id, raw FROM work_plane.items WHERE plane_id %sSELECT plane_id FROM "
+                 "work_plane.items WHERE project_id = $1 AND " VISIBLE_ISSUE " ORDER BY %s LIMIT $2 OFFSET $3%s "
+                 "ORDER BY %s",
+                 in_open, order_sql(order, desc), in_close, order_sql(order, desc));
+    } else {
+        snprintf(sql, sizeof sql,
+                 "SELECT plane_id, raw FROM work_plane.items WHERE project_id = $1 AND " VISIBLE_ISSUE
+                 " ORDER BY %s LIMIT $2 OFFSET $3",
+                 order_sql(order, desc));
+    }
     return fill_rawlist(c, sql, v, 3, out, err);
+}
+
+int pb_ps_issue_archived_page(pb_conn *c, const char *project_id, int64_t limit, int64_t offset, pb_ps_rawlist *out,
+                              int64_t *total, pb_error *err)
+{
+    pb_val v[] = {PB_TEXT(project_id), PB_INT(limit), PB_INT(offset)};
+    int rc = pb_conn_query_int(c,
+                               "SELECT COUNT(*) FROM work_plane.items WHERE project_id = $1 AND item_type = 'issue' AND "
+                               "deleted_at IS NULL AND archived_at IS NOT NULL",
+                               v, 1, total, err);
+    if (rc) return rc;
+    return fill_rawlist(c,
+                        "SELECT plane_id, raw FROM work_plane.items WHERE project_id = $1 AND item_type = 'issue' AND "
+                        "deleted_at IS NULL AND archived_at IS NOT NULL ORDER BY archived_at DESC, created_at DESC, "
+                        "plane_id DESC LIMIT $2 OFFSET $3",
+                        v, 3, out, err);
 }
 
 int pb_ps_issue_by_seq(pb_conn *c, const char *project_id, int64_t seq, char **raw, pb_error *err)

@@ -175,6 +175,9 @@ typedef enum {
 int pb_ps_issue_page(pb_conn *c, const char *project_id, pb_ps_order order, int desc,
                      const char *ref_kind, const char *ref_id, int64_t limit, int64_t offset,
                      pb_ps_rawlist *out, int64_t *total, pb_error *err);
+/* One page of the project's archived (non-deleted) work items, newest archive first. */
+int pb_ps_issue_archived_page(pb_conn *c, const char *project_id, int64_t limit, int64_t offset,
+                              pb_ps_rawlist *out, int64_t *total, pb_error *err);
 /* Listable issue by project + sequence. */
 int pb_ps_issue_by_seq(pb_conn *c, const char *project_id, int64_t seq, char **raw,
                        pb_error *err);

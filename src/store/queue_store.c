@@ -182,6 +182,10 @@ int pb_queue_claim(pb_conn *c, const char *worker_id, int64_t now, int64_t lease
     }
     rc = pb_conn_commit(c, err);
     if (rc) goto fail;
+    if (cnt == 0) {
+        free(jobs);
+        return 0;
+    }
     qsort(jobs, cnt, sizeof *jobs, cmp_job);
     *out = jobs;
     *n = cnt;
@@ -347,4 +351,33 @@ int pb_queue_list(pb_conn *c, const char *status, int limit, pb_queue_row **out,
     *out = rowsv;
     *n = k;
     return 0;
+}
+
+static int run_pragma(pb_conn *c, const char *sql, int64_t *v1, int64_t *v2, pb_error *err)
+{
+    pb_rows *r = NULL;
+    int rc = pb_conn_query(c, sql, NULL, 0, &r, err);
+    if (rc) return rc;
+    if ((rc = pb_rows_next(r)) == 1) {
+        if (v1 && pb_rows_ncols(r) > 1) *v1 = pb_rows_int(r, 1);
+        if (v2 && pb_rows_ncols(r) > 2) *v2 = pb_rows_int(r, 2);
+        while ((rc = pb_rows_next(r)) == 1) {
+        }
+    }
+    pb_rows_free(r);
+    return rc < 0 ? pb_error_set(err, PB_ESTORE, "pragma failed") : 0;
+}
+
+int pb_queue_wal_autocheckpoint(pb_conn *c, int pages, pb_error *err)
+{
+    if (pb_db_backend(pb_conn_db(c)) != PB_DB_SQLITE) return 0;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint=%d", pages < 0 ? 1000 : pages);
+    return run_pragma(c, sql, NULL, NULL, err);
+}
+
+int pb_queue_checkpoint(pb_conn *c, int64_t *log_frames, int64_t *done_frames, pb_error *err)
+{
+    if (pb_db_backend(pb_conn_db(c)) != PB_DB_SQLITE) return 0;
+    return run_pragma(c, "PRAGMA wal_checkpoint(PASSIVE)", log_frames, done_frames, err);
 }

@@ -86,6 +86,16 @@ typedef struct pb_queue_row {
 /* Jobs in one state (e.g. "dead"), oldest first, at most limit. *out malloc'd (free). */
 int pb_queue_list(pb_conn *c, const char *status, int limit, pb_queue_row **out, size_t *n, pb_error *err);
 
+/* SQLite write-ahead-log tuning for the group committer (no-ops on PostgreSQL):
+ * pb_queue_wal_autocheckpoint(c, 0) stops this connection from running checkpoints inside
+ * its commits (a checkpoint copies the WAL into the database file and fsyncs it: a multi-ms
+ * stall that would land on the answers of a whole batch); pass -1 to restore SQLite's
+ * default (1000 pages) before the connection goes back to the pool. pb_queue_checkpoint()
+ * runs a PASSIVE checkpoint (never blocks writers) from another connection; *log_frames and
+ * *done_frames (optional) receive the WAL size and the frames copied. */
+int pb_queue_wal_autocheckpoint(pb_conn *c, int pages, pb_error *err);
+int pb_queue_checkpoint(pb_conn *c, int64_t *log_frames, int64_t *done_frames, pb_error *err);
+
 /* Deletes done jobs finished before before_us (their keys stop deduplicating). */
 int pb_queue_purge_done(pb_conn *c, int64_t before_us, int64_t *deleted, pb_error *err);
 

@@ -27,7 +27,7 @@ cleanup() {
   if [ -n "$PGDB" ] && [ -n "${PB_TEST_PG_URL:-}" ]; then
     psql -q "$PB_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1
   fi
-  rm -rf "$TMP"
+  [ -n "${PB_KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
 }
 trap cleanup EXIT
 

@@ -10,6 +10,19 @@
 #include <unistd.h>
 #include <ftw.h>
 
+/* In the sanitizer build, run LeakSanitizer at the end of every test child: children leave
+ * with _exit(), which would otherwise skip the leak check entirely. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PB_TEST_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PB_TEST_LSAN 1
+#endif
+#endif
+#ifdef PB_TEST_LSAN
+int __lsan_do_recoverable_leak_check(void);
+#endif
+
 typedef struct {
     const char *name;
     pb_test_fn fn;
@@ -131,6 +144,12 @@ int main(int argc, char **argv)
         if (pid == 0) {
             if (tests[i].is_store && setup_store(i)) _exit(3);
             tests[i].fn();
+#ifdef PB_TEST_LSAN
+            if (__lsan_do_recoverable_leak_check()) {
+                fprintf(stderr, "    LeakSanitizer found leaks\n");
+                pb_test_failures++;
+            }
+#endif
             _exit(pb_test_failures ? 1 : 0);
         }
         int status = 0;

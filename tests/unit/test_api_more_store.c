@@ -204,6 +204,18 @@ PB_STORE_TEST(api_more_store_items_crud)
                     0);
     PB_CHECK_EQ_INT(total, 1);
     pb_more_rows_free(rows, n);
+
+    /* a deleted work item takes its comments with it */
+    PB_CHECK_EQ_INT(pb_ps_item_soft_delete(f.c, f.issues[0], 900, &err), 0);
+    PB_CHECK_EQ_INT(pb_more_list(f.c, "comment", f.project, f.issues[0], PB_MORE_ANY, 1, 0, -1, &rows, &n,
+                                 &total, &err),
+                    0);
+    PB_CHECK_EQ_INT(total, 0);
+    PB_CHECK_EQ_INT(n, 0);
+    pb_more_rows_free(rows, n);
+    PB_CHECK_EQ_INT(pb_more_get(f.c, "comment", f.project, f.issues[0], c2, &row, &err), PB_ENOTFOUND);
+    PB_CHECK_EQ_INT(pb_more_get(f.c, "comment", f.project, f.issues[1], c3, &row, &err), 0);
+    pb_more_row_clear(&row);
 out:
     fx_close(&f);
 }
@@ -450,6 +462,39 @@ PB_STORE_TEST(api_more_store_search)
     PB_CHECK_EQ_INT(pb_more_search(f.c, "acme", stranger, "a", NULL, 10, &h, &n, &err), 0);
     PB_CHECK_EQ_INT(n, 0);
     pb_more_hits_free(h, n);
+out:
+    fx_close(&f);
+}
+
+PB_STORE_TEST(api_more_store_intake_by_issue)
+{
+    fx f;
+    if (fx_open(&f)) goto out;
+    pb_error err = {0};
+    char i1[37], i2[37];
+    pb_uuid4(i1);
+    pb_uuid4(i2);
+    insert_item(&f, "intake", i1, f.issues[0], NULL, NULL, NULL, 100, "{\"n\":1}");
+    insert_item(&f, "intake", i2, f.issues[1], NULL, NULL, NULL, 200, "{\"n\":2}");
+    pb_more_row row = {0};
+    PB_CHECK_EQ_INT(pb_more_get_by_parent(f.c, "intake", f.project, f.issues[1], &row, &err), 0);
+    PB_CHECK_STR(row.id, i2);
+    PB_CHECK_STR(row.parent_id, f.issues[1]);
+    pb_more_row_clear(&row);
+    PB_CHECK_EQ_INT(pb_more_get_by_parent(f.c, "intake", f.project, f.issues[2], &row, &err), PB_ENOTFOUND);
+    PB_CHECK_EQ_INT(pb_more_get_by_parent(f.c, "intake", f.project2, f.issues[1], &row, &err), PB_ENOTFOUND);
+    PB_CHECK_EQ_INT(pb_more_soft_delete(f.c, i2, 300, &err), 0);
+    PB_CHECK_EQ_INT(pb_more_get_by_parent(f.c, "intake", f.project, f.issues[1], &row, &err), PB_ENOTFOUND);
+
+    pb_more_issue is;
+    PB_CHECK_EQ_INT(pb_more_issue_get(f.c, f.project, f.issues[1], &is, &err), 0);
+    PB_CHECK_STR(is.state_group, "started");
+    PB_CHECK_EQ_INT(is.sequence_id, 2);
+    PB_CHECK_EQ_INT(is.visible, 1);
+    PB_CHECK_STR(is.name, "Fix 100% CPU_usage");
+    pb_more_issues_free(NULL, 0);
+    free(is.name);
+    PB_CHECK_EQ_INT(pb_more_issue_get(f.c, f.project2, f.issues[1], &is, &err), PB_ENOTFOUND);
 out:
     fx_close(&f);
 }

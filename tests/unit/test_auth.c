@@ -315,6 +315,14 @@ PB_STORE_TEST(auth_decide_missing_invalid_and_bodies)
     pb_apikey_generate(unknown, sizeof unknown);
     PB_CHECK_EQ_INT(pb_auth_decide(f.auth, unknown, NULL, "issues:read", "acme", NULL, &d), 403);
     PB_CHECK(d.principal == NULL);
+    /* retrying the same wrong key is answered from the cache (no store query) */
+    pb_auth_stats s0, s1;
+    pb_auth_get_stats(f.auth, &s0);
+    PB_CHECK_EQ_INT(pb_auth_decide(f.auth, unknown, NULL, "issues:read", "acme", NULL, &d), 403);
+    PB_CHECK_STR(d.body, "{\"detail\":\"Given API token is not valid\"}");
+    pb_auth_get_stats(f.auth, &s1);
+    PB_CHECK_EQ_INT(s1.cache_hits, s0.cache_hits + 1);
+    PB_CHECK_EQ_INT(s1.cache_misses, s0.cache_misses);
     /* a key differing in one character is not accepted */
     char near[PB_KEY_LEN + 1];
     memcpy(near, f.admin_key, sizeof near);
@@ -765,4 +773,94 @@ PB_STORE_TEST(auth_planted_secret_never_in_log_db_or_error)
         snprintf(wal, sizeof wal, "%s-wal", url + 7);
         if (access(wal, F_OK) == 0) PB_CHECK_EQ_INT(file_contains(wal, f.admin_key), 0);
     }
+}
+
+/* ------------------------------------------------------------------ OAuth pieces */
+
+#include "auth/oauth.h"
+
+PB_TEST(auth_oauth_pkce_s256)
+{
+    /* expected: printf %s VERIFIER | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d = */
+    char c[44];
+    pb_oauth_pkce_challenge("dBjftJeZ4CVP-mJ92K9qeFPOLkwxjKfjoi-rQGWGvRc", c);
+    PB_CHECK_STR(c, "A0kIv-6NLMDAXRB-yqH6aJeNrPsWQ42fhpnlvpukXBA");
+    pb_oauth_pkce_challenge("a", c);
+    PB_CHECK_STR(c, "ypeBEsobvcr6wjGzmiPcTaeG7_gUfE5yuYB3ha_uSLs");
+    PB_CHECK_EQ_INT(strlen(c), 43);
+}
+
+PB_STORE_TEST(auth_oauth_state_single_use_and_expiry)
+{
+    pb_db *db = NULL;
+    pb_error err = {0};
+    pb_oauth_state_row s, got;
+    PB_REQUIRE(pb_db_open(pb_test_store_url(), NULL, &db, &err) == 0);
+    memset(&s, 0, sizeof s);
+    pb_strlcpy(s.state_hash, "aa11", sizeof s.state_hash);
+    pb_strlcpy(s.app, "app", sizeof s.app);
+    pb_strlcpy(s.workspace_slug, "acme", sizeof s.workspace_slug);
+    pb_strlcpy(s.verifier, "verifier-1", sizeof s.verifier);
+    pb_strlcpy(s.redirect_uri, "http://127.0.0.1/cb", sizeof s.redirect_uri);
+    int64_t now = pb_now_us();
+    s.expires_at = now + 600LL * 1000000;
+    PB_REQUIRE(pb_as_oauth_state_put(db, &s, &err) == 0);
+    PB_CHECK_EQ_INT(pb_as_oauth_state_take(db, "aa11", now, &got, &err), 0);
+    PB_CHECK_STR(got.verifier, "verifier-1");
+    PB_CHECK_STR(got.workspace_slug, "acme");
+    PB_CHECK_EQ_INT(pb_as_oauth_state_take(db, "aa11", now, &got, &err), PB_ENOTFOUND); /* used */
+    pb_strlcpy(s.state_hash, "bb22", sizeof s.state_hash);
+    PB_REQUIRE(pb_as_oauth_state_put(db, &s, &err) == 0);
+    PB_CHECK_EQ_INT(pb_as_oauth_state_take(db, "bb22", s.expires_at + 1, &got, &err), PB_EEXPIRED);
+    PB_CHECK_EQ_INT(pb_as_oauth_state_take(db, "bb22", now, &got, &err), PB_ENOTFOUND); /* consumed anyway */
+    /* tokens_ref */
+    char *vn = NULL;
+    PB_CHECK_EQ_INT(pb_as_token_ref_get(db, "acme", "", "oauth_bot:app", &vn, &err), PB_ENOTFOUND);
+    PB_CHECK_EQ_INT(pb_as_token_ref_set(db, "acme", "", "oauth_bot:app", "oauth/app/bot/1", &err), 0);
+    PB_CHECK_EQ_INT(pb_as_token_ref_set(db, "acme", "", "oauth_bot:app", "oauth/app/bot/2", &err), 0);
+    PB_CHECK_EQ_INT(pb_as_token_ref_get(db, "acme", "", "oauth_bot:app", &vn, &err), 0);
+    PB_CHECK_STR(vn, "oauth/app/bot/2");
+    free(vn);
+    pb_db_free(db);
+}
+
+PB_STORE_TEST(auth_oauth_app_in_vault_and_begin_url)
+{
+    pb_db *db = NULL;
+    pb_vault *v = NULL;
+    pb_error err = {0};
+    char kf[600], *url = NULL;
+    snprintf(kf, sizeof kf, "%s/master.key", pb_test_tmpdir());
+    PB_REQUIRE(pb_db_open(pb_test_store_url(), NULL, &db, &err) == 0);
+    PB_REQUIRE(pb_vault_create_key_file(kf, &err) == 0 && pb_vault_open(db, kf, &v, &err) == 0);
+    pb_oauth_app a, b;
+    memset(&a, 0, sizeof a);
+    pb_strlcpy(a.name, "plane", sizeof a.name);
+    pb_strlcpy(a.client_id, "cid", sizeof a.client_id);
+    pb_strlcpy(a.client_secret, "client-secret-value-123", sizeof a.client_secret);
+    pb_strlcpy(a.authorize_url, "https://plane.example/auth/o/authorize-app/", sizeof a.authorize_url);
+    pb_strlcpy(a.token_url, "https://plane.example/auth/o/token/", sizeof a.token_url);
+    pb_strlcpy(a.redirect_uri, "https://hub.example/oauth/plane/callback", sizeof a.redirect_uri);
+    pb_strlcpy(a.scope, "projects.work_items:read projects.work_items:write", sizeof a.scope);
+    PB_CHECK_EQ_INT(pb_oauth_app_save(v, &a, &err), 0);
+    PB_CHECK_EQ_INT(pb_oauth_app_load(v, "plane", &b, &err), 0);
+    PB_CHECK_STR(b.client_secret, "client-secret-value-123");
+    PB_CHECK_STR(b.auth_method, "plane");
+    pb_oauth_app bad = a;
+    pb_strlcpy(bad.token_url, "ftp://x", sizeof bad.token_url);
+    PB_CHECK_EQ_INT(pb_oauth_app_save(v, &bad, &err), PB_EINVAL);
+    pb_strlcpy(bad.name, "../x", sizeof bad.name);
+    PB_CHECK_EQ_INT(pb_oauth_app_save(v, &bad, &err), PB_EINVAL);
+    PB_CHECK_EQ_INT(pb_oauth_begin(db, &b, "acme", &url, &err), 0);
+    PB_REQUIRE(url != NULL);
+    PB_CHECK(strncmp(url, "https://plane.example/auth/o/authorize-app/?response_type=code&client_id=cid&", 77) == 0);
+    PB_CHECK(strstr(url, "redirect_uri=https%3A%2F%2Fhub.example%2Foauth%2Fplane%2Fcallback") != NULL);
+    PB_CHECK(strstr(url, "scope=projects.work_items%3Aread%20projects.work_items%3Awrite") != NULL);
+    PB_CHECK(strstr(url, "code_challenge_method=S256") != NULL);
+    PB_CHECK(strstr(url, "client-secret") == NULL);
+    /* the callback refuses an unknown state without contacting anyone */
+    PB_CHECK_EQ_INT(pb_oauth_callback(db, v, "plane", "forged-state", "code", NULL, NULL, &err), PB_ENOTFOUND);
+    free(url);
+    pb_vault_free(v);
+    pb_db_free(db);
 }

@@ -211,9 +211,20 @@ PB_STORE_TEST(auth_http_scope_route_matrix)
     PB_REQUIRE(daemon_up(&d, 1000000) == 0);
     PB_REQUIRE(seed_admin(d.db, &admin) == 0);
 
+    /* One key per scope holding only that scope, and one per scope holding every other. */
+    enum { NS = 12 };
+    static char single[NS][PB_KEY_LEN + 1], allbut[NS][PB_KEY_LEN + 1];
+    for (int b = 0; b < NS; b++) {
+        char scopes[PB_SCOPES_TEXT_MAX];
+        PB_REQUIRE(pb_scope_name(1u << b) != NULL);
+        PB_REQUIRE(mk_key(d.db, "admin@example.com", pb_scope_name(1u << b), 1000000, single[b]) == 0);
+        pb_scope_format(PB_SCOPE_ALL & ~(1u << b), scopes, sizeof scopes);
+        PB_REQUIRE(mk_key(d.db, "admin@example.com", scopes, 1000000, allbut[b]) == 0);
+    }
+
     size_t n = 0;
     const pb_route *routes = pb_server_routes(d.srv, &n);
-    int checked = 0, admin_routes = 0;
+    int checked = 0, admin_routes = 0, requests = 0;
     for (size_t i = 0; i < n; i++) {
         const pb_route *rt = &routes[i];
         if (!rt->scope || (rt->flags & PB_ROUTE_PUBLIC)) continue;
@@ -222,11 +233,9 @@ PB_STORE_TEST(auth_http_scope_route_matrix)
             pb_test_fail(__FILE__, __LINE__, "%s %s requires unknown scope '%s'", rt->method, rt->pattern, rt->scope);
             continue;
         }
-        char lacking[PB_KEY_LEN + 1], minimal[PB_KEY_LEN + 1], scopes[PB_SCOPES_TEXT_MAX], path[1024];
-        pb_scope_format(PB_SCOPE_ALL & ~bit, scopes, sizeof scopes);
-        PB_REQUIRE(mk_key(d.db, "admin@example.com", scopes, 1000000, lacking) == 0);
-        PB_REQUIRE(mk_key(d.db, "admin@example.com", rt->scope, 1000000, minimal) == 0);
+        char path[1024], want[128];
         instantiate(rt->pattern, path, sizeof path);
+        snprintf(want, sizeof want, "\"missing_scope\":\"%s\"", rt->scope);
         const char *body = strcmp(rt->method, "GET") && strcmp(rt->method, "DELETE") ? "{}" : NULL;
         hres r;
 
@@ -237,27 +246,29 @@ PB_STORE_TEST(auth_http_scope_route_matrix)
                          pb_buf_cstr(&r.body));
         hres_free(&r);
 
-        /* every scope but the one needed: 403 naming it */
-        char want[128];
-        snprintf(want, sizeof want, "\"missing_scope\":\"%s\"", rt->scope);
-        d.last_auth_rc = -1;
-        PB_CHECK(req(d.port, rt->method, path, lacking, NULL, body, &r) == 0);
-        if (r.status != 403 || !strstr(pb_buf_cstr(&r.body), want) || d.last_auth_rc == 0)
-            pb_test_fail(__FILE__, __LINE__, "%s %s with a key lacking %s: %ld %s", rt->method, rt->pattern,
-                         rt->scope, r.status, pb_buf_cstr(&r.body));
-        hres_free(&r);
-
-        /* exactly the one needed: the auth hook lets it through to the handler */
-        d.last_auth_rc = -1;
-        PB_CHECK(req(d.port, rt->method, path, minimal, NULL, body, &r) == 0);
-        if (d.last_auth_rc != 0)
-            pb_test_fail(__FILE__, __LINE__, "%s %s refused the minimal key (%s): %ld %s", rt->method, rt->pattern,
-                         rt->scope, r.status, pb_buf_cstr(&r.body));
-        hres_free(&r);
+        /* every key lacking the scope -- each single other scope, and all the others
+         * together -- is refused with 403 naming it; the key with exactly it gets through */
+        for (int b = 0; b < 2 * NS; b++) {
+            const char *key = b < NS ? single[b] : allbut[b - NS];
+            pb_scopes held = b < NS ? (1u << b) : (PB_SCOPE_ALL & ~(1u << (b - NS)));
+            int should_pass = (held & bit) != 0;
+            if (b >= NS && should_pass) continue; /* all-but-another: covered by the single key */
+            d.last_auth_rc = -1;
+            PB_CHECK(req(d.port, rt->method, path, key, NULL, body, &r) == 0);
+            requests++;
+            if (should_pass && d.last_auth_rc != 0)
+                pb_test_fail(__FILE__, __LINE__, "%s %s refused the minimal key (%s): %ld %s", rt->method,
+                             rt->pattern, rt->scope, r.status, pb_buf_cstr(&r.body));
+            if (!should_pass && (r.status != 403 || !strstr(pb_buf_cstr(&r.body), want) || d.last_auth_rc == 0))
+                pb_test_fail(__FILE__, __LINE__, "%s %s with a key lacking %s: %ld %s", rt->method, rt->pattern,
+                             rt->scope, r.status, pb_buf_cstr(&r.body));
+            hres_free(&r);
+        }
         checked++;
         if (strncmp(rt->pattern, "/admin/v1/keys", 14) == 0) admin_routes++;
     }
-    fprintf(stderr, "    scope x route matrix: %d routes with a scope, out of %zu registered\n", checked, n);
+    fprintf(stderr, "    scope x route matrix: %d routes with a scope (of %zu registered), %d keyed requests\n",
+            checked, n, requests);
     PB_CHECK(checked >= 6);
     PB_CHECK_EQ_INT(admin_routes, 6);
     daemon_down(&d);

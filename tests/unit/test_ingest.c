@@ -3,6 +3,8 @@
 #include "test_ingest_fixtures.h"
 
 #include "core/buf.h"
+#include "core/log.h"
+#include "http/server.h"
 #include "core/util.h"
 #include "ingest/ingest.h"
 #include "ingest/secrets.h"
@@ -336,4 +338,77 @@ PB_TEST(ingest_receiver_503_when_committer_not_running)
     PB_CHECK(r.retry_after > 0);
     free(body);
     pb_ingest_free(ing);
+}
+
+PB_TEST(ingest_route_through_http_server_and_log_hygiene)
+{
+    /* The real route (PB_ROUTE_PUBLIC | PB_ROUTE_RAW_BODY) through the server's pipeline: no
+     * API key needed, Content-Type enforced by the receiver, and a rejected body never
+     * reaches the log (only workspace, reason and size do). */
+    pb_server *srv = NULL;
+    pb_server_options so = {.listen = "127.0.0.1:0", .threads = 1};
+    PB_REQUIRE(pb_server_new(&so, &srv, NULL) == 0);
+    pb_ingest *ing = new_receiver(1);
+    PB_REQUIRE(ing);
+    PB_REQUIRE(pb_ingest_register_routes(ing, srv, NULL) == 0);
+    FILE *logf = tmpfile();
+    PB_REQUIRE(logf);
+    pb_log_set_output(logf);
+    pb_log_level = PB_LOG_DEBUG;
+
+    char *body = issue_body(&(fx_issue){.id = ISSUE_ID, .name = "SECRET-CONTENT-42", .updated_at = 1763800000000000LL});
+    char sig[65];
+    pb_sig_sign_hex("plane_wh_receiver_secret", body, strlen(body), sig);
+    const char *hdr_ok[] = {"Content-Type", "application/json", "X-Plane-Signature", sig, NULL};
+    pb_buf out;
+    pb_buf_init(&out, 1 << 20);
+    PB_CHECK_EQ_INT(pb_server_handle_raw(srv, "POST", "/hooks/plane/acme", hdr_ok, body, strlen(body), &out), 200);
+    pb_buf_reset(&out);
+    const char *hdr_bad[] = {"Content-Type", "application/json", "X-Plane-Signature",
+                             "0000000000000000000000000000000000000000000000000000000000000000", NULL};
+    PB_CHECK_EQ_INT(pb_server_handle_raw(srv, "POST", "/hooks/plane/acme", hdr_bad, body, strlen(body), &out), 401);
+    PB_CHECK(strstr(pb_buf_cstr(&out), "invalid webhook signature") != NULL);
+    pb_buf_reset(&out);
+    PB_CHECK_EQ_INT(pb_server_handle_raw(srv, "GET", "/hooks/plane/acme", NULL, NULL, 0, &out) >= 400, 1);
+
+    pb_log_set_output(NULL);
+    pb_log_level = PB_LOG_OFF;
+    fflush(logf);
+    rewind(logf);
+    char line[4096];
+    int saw_reject = 0, leaked = 0;
+    while (fgets(line, sizeof line, logf)) {
+        if (strstr(line, "webhook rejected")) saw_reject = 1;
+        if (strstr(line, "SECRET-CONTENT-42") || strstr(line, "plane_wh_receiver_secret")) leaked = 1;
+    }
+    fclose(logf);
+    PB_CHECK(saw_reject);
+    PB_CHECK(!leaked);
+    pb_buf_free(&out);
+    free(body);
+    pb_server_free(srv);
+    pb_ingest_free(ing);
+}
+
+PB_TEST(ingest_key_cuts_only_top_level_volatile_members)
+{
+    /* delivery_id (v2 without event_id) and webhook_id of any JSON type are cut; the same
+     * names nested inside data are content and do count. */
+    const char *a = "{\"event\": \"issue\", \"action\": \"updated\", \"delivery_id\": \"d-1\", \"webhook_id\": 17, "
+                    "\"data\": {\"id\": \"" ISSUE_ID "\", \"webhook_id\": \"x\"}}";
+    const char *b = "{\"event\": \"issue\", \"action\": \"updated\", \"delivery_id\": \"d-2\", \"webhook_id\": [1, {\"a\": 2}], "
+                    "\"data\": {\"id\": \"" ISSUE_ID "\", \"webhook_id\": \"x\"}}";
+    const char *c = "{\"event\": \"issue\", \"action\": \"updated\", \"delivery_id\": \"d-3\", \"webhook_id\": null, "
+                    "\"data\": {\"id\": \"" ISSUE_ID "\", \"webhook_id\": \"y\"}}";
+    const char *d = "{\"event\": \"issue\", \"action\": \"updated\", \"delivery_id\": \"d-\\\"4\\\"\", \"webhook_id\": \"w\", "
+                    "\"data\": {\"id\": \"" ISSUE_ID "\", \"webhook_id\": \"x\"}}";
+    pb_hook ha, hb, hc, hd;
+    PB_REQUIRE(pb_hook_parse("acme", a, strlen(a), &ha, NULL) == 0);
+    PB_REQUIRE(pb_hook_parse("acme", b, strlen(b), &hb, NULL) == 0);
+    PB_REQUIRE(pb_hook_parse("acme", c, strlen(c), &hc, NULL) == 0);
+    PB_REQUIRE(pb_hook_parse("acme", d, strlen(d), &hd, NULL) == 0);
+    PB_CHECK_STR(ha.key, hb.key);
+    PB_CHECK_STR(ha.key, hd.key);
+    PB_CHECK(strcmp(ha.key, hc.key) != 0); /* data.webhook_id differs: real content */
+    pb_hook_free(&ha), pb_hook_free(&hb), pb_hook_free(&hc), pb_hook_free(&hd);
 }

@@ -61,7 +61,7 @@ static char *q_text(pb_db *db, const char *sql, const char *arg)
 static pb_ingest *receiver(pb_db *db)
 {
     pb_ingest *ing = NULL;
-    pb_ingest_options o = {.max_batch = 64};
+    pb_ingest_options o = {.max_batch = 64, .bg_checkpoint = 1};
     if (pb_ingest_new(db, &o, NULL, NULL, &ing, NULL) != 0) return NULL;
     pb_sig_secrets s = {.scheme = PB_SIG_HMAC_HEX};
     pb_strlcpy(s.current, SECRET, sizeof s.current);
@@ -529,5 +529,74 @@ PB_STORE_TEST(ingest_store_project_delete_and_archive)
     PB_CHECK_EQ_INT(outbox_count(db, "project.archived"), 1);
     PB_CHECK_EQ_INT(outbox_count(db, "project.deleted"), 1);
     PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM work_plane.projects WHERE deleted_at IS NOT NULL", NULL), 1);
+    pb_db_free(db);
+}
+
+typedef struct submit_arg {
+    pb_enqueuer *q;
+    pb_queue_in in;
+    int rc, dup;
+} submit_arg;
+
+static void *submit_main(void *p)
+{
+    submit_arg *a = p;
+    a->rc = pb_enqueuer_submit(a->q, &a->in, 20000, &a->dup, NULL);
+    return NULL;
+}
+
+PB_STORE_TEST(ingest_store_overload_503_then_commit)
+{
+    /* Committer not yet running, bound of one pending job: the first submit waits, the second
+     * is refused at once (PB_EBUSY -> 503); once the committer runs the first is stored. */
+    pb_db *db = open_store();
+    PB_REQUIRE(db);
+    pb_enqueuer *q = NULL;
+    PB_REQUIRE(pb_enqueuer_new(db, &(pb_enqueuer_options){.max_pending = 1}, &q, NULL) == 0);
+    submit_arg a = {q, {.key = "k-a", .source = "plane", .workspace = "acme", .received_at = 1, .body = "{}", .body_len = 2}, -1, -1};
+    pthread_t th;
+    pthread_create(&th, NULL, submit_main, &a);
+    while (pb_enqueuer_pending(q) < 1) usleep(1000);
+    pb_queue_in b = {.key = "k-b", .source = "plane", .workspace = "acme", .received_at = 1, .body = "{}", .body_len = 2};
+    PB_CHECK_EQ_INT(pb_enqueuer_submit(q, &b, 1000, NULL, NULL), PB_EBUSY);
+    PB_REQUIRE(pb_enqueuer_start(q, NULL) == 0);
+    pthread_join(th, NULL);
+    PB_CHECK_EQ_INT(a.rc, 0);
+    PB_CHECK_EQ_INT(a.dup, 0);
+    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM ops.event_queue", NULL), 1);
+    /* after stop, submits are refused instead of waiting forever */
+    pb_enqueuer_stop(q);
+    PB_CHECK_EQ_INT(pb_enqueuer_submit(q, &b, 1000, NULL, NULL), PB_EBUSY);
+    pb_enqueuer_free(q);
+    pb_db_free(db);
+}
+
+static int refetched;
+static void count_refetch(void *ctx, const char *ws, const char *type, const char *id, const char *reason)
+{
+    (void)ctx, (void)ws, (void)type, (void)id;
+    if (!strcmp(reason, "partial")) refetched++;
+}
+
+PB_STORE_TEST(ingest_store_partial_hint_calls_refetch_hook)
+{
+    /* A hint without updated_at cannot be ordered: nothing is written, the refetch hook (the
+     * sync module's re-read through the REST client) is called after commit. */
+    pb_db *db = open_store();
+    PB_REQUIRE(db);
+    pb_conn *c = NULL;
+    PB_REQUIRE(pb_db_acquire(db, &c, NULL) == 0);
+    const char *body = "{\"event\": \"issue\", \"action\": \"updated\", \"webhook_id\": \"w\", \"workspace_id\": \"x\", "
+                       "\"data\": {\"id\": \"" ISSUE_A "\", \"name\": \"no timestamp\"}}";
+    pb_queue_in in = {.key = "k-partial", .source = "plane", .workspace = "acme", .received_at = 1, .body = body,
+                      .body_len = strlen(body)};
+    unsigned char ins;
+    PB_REQUIRE(pb_queue_enqueue_batch(c, &in, 1, &ins, NULL) == 0);
+    pb_worker_options o = {.coalesce_ms = 0, .refetch = count_refetch};
+    PB_REQUIRE(pb_worker_run_once(c, &o, "w", NULL, NULL) == 0);
+    pb_db_release(db, c);
+    PB_CHECK_EQ_INT(refetched, 1);
+    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM work_plane.items", NULL), 0);
+    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM ops.event_queue WHERE status = 'done'", NULL), 1);
     pb_db_free(db);
 }

@@ -11,7 +11,8 @@
 //
 // The binary is $PB_BIN, else build/planebridge under the repository root. The store is a
 // fresh SQLite file in a temp dir, or a fresh database created from $PB_TEST_PG_URL (dropped
-// again by stop()). Options: { slug, email, env: {...extra PB_* vars}, keepDir }.
+// again by stop()). Options: { slug, email, env: {...extra PB_* vars}, keepDir, userArgs }.
+// The per-key rate limit defaults to 1000000/min here (PB_RATE_LIMIT_PER_MIN); pass env to test it.
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -73,6 +74,8 @@ export async function startDaemon(opts = {}) {
     PB_MASTER_KEY_FILE: path.join(dir, "master.key"),
     PB_LOG_LEVEL: process.env.PB_LOG_LEVEL || "warn",
     PB_LOG_FILE: path.join(dir, "daemon.log"),
+    // Tests make hundreds of calls per minute; rate-limit tests pass their own value in opts.env.
+    PB_RATE_LIMIT_PER_MIN: "1000000",
     ...(opts.env || {}),
   };
   const cli = (args, input) => {

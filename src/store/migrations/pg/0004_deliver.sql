@@ -62,6 +62,7 @@ CREATE TABLE ops.deliveries (
     updated_at      BIGINT NOT NULL
 );
 CREATE INDEX deliveries_due ON ops.deliveries (status, next_attempt_at);
+CREATE INDEX deliveries_lease ON ops.deliveries (status, lease_until);
 CREATE INDEX deliveries_hook ON ops.deliveries (hook_id, status, updated_at);
 
 -- Every attempt: the delivery log.

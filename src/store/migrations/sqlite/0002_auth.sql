@@ -54,7 +54,8 @@ CREATE TABLE ops.api_usage (
     client_ip  TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX api_usage_key_at ON ops.api_usage (key_id, at);
-CREATE INDEX api_usage_at ON ops.api_usage (at);
+-- No index on (at) alone: each index costs every logged request a B-tree insert; pruning
+-- goes key by key through api_usage_key_at.
 
 -- Token buckets shared by every process on one store; tokens in micro-tokens.
 CREATE TABLE ops.rate_buckets (

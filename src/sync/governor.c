@@ -1,0 +1,259 @@
+/* governor: see governor.h. */
+#include "sync/governor.h"
+
+#include "core/log.h"
+#include "core/util.h"
+#include "store/sync_store.h"
+
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct pb_gov {
+    char key[65]; /* hex SHA-256 of the caller's key string */
+    pb_db *db;
+    int refs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int remaining; /* -1 unknown */
+    int limit;
+    int in_flight;
+    int max_parallel;
+    int64_t reset_at_us;
+    int64_t blocked_until_us;
+    int64_t observed_at_us;
+    int64_t requests, throttled, waited_us;
+    int64_t last_pull_us, last_push_us;
+    int64_t unpushed_requests, unpushed_throttled;
+    struct pb_gov *next;
+};
+
+static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static pb_gov *g_reg;
+
+pb_gov *pb_gov_new(const char *key, pb_db *db)
+{
+    pb_gov *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    unsigned char h[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)key, strlen(key), h);
+    pb_hex_encode(h, sizeof h, g->key);
+    g->db = db;
+    g->refs = 1;
+    g->remaining = -1;
+    g->limit = -1;
+    g->max_parallel = 8;
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return g;
+}
+
+void pb_gov_free(pb_gov *g)
+{
+    if (!g) return;
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+    free(g);
+}
+
+pb_gov *pb_gov_get(const char *key, pb_db *db)
+{
+    unsigned char h[SHA256_DIGEST_LENGTH];
+    char hex[65];
+    SHA256((const unsigned char *)key, strlen(key), h);
+    pb_hex_encode(h, sizeof h, hex);
+    pthread_mutex_lock(&g_reg_mu);
+    pb_gov *g = g_reg;
+    while (g && strcmp(g->key, hex) != 0) g = g->next;
+    if (g) {
+        g->refs++;
+        if (!g->db) g->db = db;
+    } else {
+        g = pb_gov_new(key, db);
+        if (g) {
+            g->next = g_reg;
+            g_reg = g;
+        }
+    }
+    pthread_mutex_unlock(&g_reg_mu);
+    return g;
+}
+
+void pb_gov_release(pb_gov *g)
+{
+    if (!g) return;
+    pthread_mutex_lock(&g_reg_mu);
+    int last = --g->refs == 0;
+    if (last) {
+        pb_gov **pp = &g_reg;
+        while (*pp && *pp != g) pp = &(*pp)->next;
+        if (*pp) *pp = g->next;
+    }
+    pthread_mutex_unlock(&g_reg_mu);
+    if (last) pb_gov_free(g);
+}
+
+void pb_gov_set_parallel(pb_gov *g, int max_parallel)
+{
+    pthread_mutex_lock(&g->mu);
+    g->max_parallel = max_parallel < 1 ? 1 : max_parallel;
+    pthread_mutex_unlock(&g->mu);
+}
+
+int pb_gov_decide(int remaining, int in_flight, int max_parallel, int want, int64_t now_us, int64_t reset_at_us,
+                  int64_t blocked_until_us, int64_t *wait_us)
+{
+    *wait_us = 0;
+    if (now_us < blocked_until_us) {
+        *wait_us = blocked_until_us - now_us;
+        return 0;
+    }
+    int room = max_parallel - in_flight;
+    if (room <= 0) return 0;
+    if (remaining < 0) return in_flight == 0 ? 1 : 0; /* probe first */
+    int avail = remaining - in_flight;
+    if (avail > 0) {
+        int k = want < avail ? want : avail;
+        return k < room ? k : room;
+    }
+    if (in_flight > 0) return 0; /* an answer will tell */
+    if (reset_at_us > now_us) {
+        *wait_us = reset_at_us - now_us;
+        return 0;
+    }
+    return 1; /* window passed: probe */
+}
+
+static void pull_shared(pb_gov *g, int64_t now)
+{
+    /* caller holds no lock; reads the shared row at most twice a second */
+    pb_ss_budget b;
+    pb_error err = {0};
+    if (!g->db || now - g->last_pull_us < 500000) return;
+    g->last_pull_us = now;
+    if (pb_ss_budget_get(g->db, g->key, &b, &err)) return;
+    pthread_mutex_lock(&g->mu);
+    if (b.blocked_until > g->blocked_until_us) g->blocked_until_us = b.blocked_until;
+    if (b.observed_at > g->observed_at_us && b.remaining >= 0) {
+        g->remaining = b.remaining;
+        g->reset_at_us = b.reset_at;
+        g->observed_at_us = b.observed_at;
+        if (b.lim > 0) g->limit = b.lim;
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void push_shared(pb_gov *g, int force)
+{
+    if (!g->db) return;
+    int64_t now = pb_now_us();
+    pb_ss_budget b;
+    int64_t addr, addt;
+    pthread_mutex_lock(&g->mu);
+    if (!force && now - g->last_push_us < 250000) {
+        pthread_mutex_unlock(&g->mu);
+        return;
+    }
+    g->last_push_us = now;
+    memset(&b, 0, sizeof b);
+    b.lim = g->limit;
+    b.remaining = g->remaining;
+    b.reset_at = g->reset_at_us;
+    b.blocked_until = g->blocked_until_us;
+    b.observed_at = g->observed_at_us;
+    addr = g->unpushed_requests;
+    addt = g->unpushed_throttled;
+    g->unpushed_requests = g->unpushed_throttled = 0;
+    pthread_mutex_unlock(&g->mu);
+    pb_error err = {0};
+    if (pb_ss_budget_put(g->db, g->key, &b, addr, addt, &err))
+        PB_LOG(PB_LOG_DEBUG, "sync budget row not written", PB_LS("error", err.msg));
+}
+
+static void timed_wait(pb_gov *g, int64_t wait_us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (wait_us <= 0 || wait_us > 200000) wait_us = 200000; /* re-check stop and shared row */
+    int64_t ns = ts.tv_nsec + wait_us * 1000;
+    ts.tv_sec += ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+}
+
+int pb_gov_acquire(pb_gov *g, int want, volatile int *stop)
+{
+    if (want < 1) want = 1;
+    int64_t t0 = pb_mono_ms();
+    for (;;) {
+        if (stop && *stop) return 0;
+        int64_t now = pb_now_us();
+        pull_shared(g, now);
+        pthread_mutex_lock(&g->mu);
+        int64_t wait_us = 0;
+        int k = pb_gov_decide(g->remaining, g->in_flight, g->max_parallel, want, now, g->reset_at_us,
+                              g->blocked_until_us, &wait_us);
+        if (k > 0) {
+            if (g->remaining <= 0 && g->remaining != -1 && g->in_flight == 0) g->remaining = -1; /* probing */
+            g->in_flight += k;
+            g->waited_us += (pb_mono_ms() - t0) * 1000;
+            pthread_mutex_unlock(&g->mu);
+            return k;
+        }
+        timed_wait(g, wait_us);
+        pthread_mutex_unlock(&g->mu);
+    }
+}
+
+void pb_gov_done(pb_gov *g, int status, int remaining, int limit, int64_t reset_s, int retry_after_s)
+{
+    int64_t now = pb_now_us();
+    int force = 0;
+    pthread_mutex_lock(&g->mu);
+    if (g->in_flight > 0) g->in_flight--;
+    g->requests++;
+    g->unpushed_requests++;
+    if (status == 429) {
+        g->throttled++;
+        g->unpushed_throttled++;
+        int64_t until = now + (int64_t)(retry_after_s > 0 ? retry_after_s : 60) * 1000000;
+        if (until > g->blocked_until_us) g->blocked_until_us = until;
+        g->remaining = 0;
+        g->reset_at_us = g->blocked_until_us;
+        g->observed_at_us = now;
+        force = 1;
+    } else if (remaining >= 0) {
+        g->remaining = remaining;
+        g->observed_at_us = now;
+        if (reset_s > 0) g->reset_at_us = reset_s * 1000000;
+        if (limit > 0)
+            g->limit = limit;
+        else if (remaining + 1 > g->limit)
+            g->limit = remaining + 1;
+        if (remaining <= 1) force = 1;
+    } else if (status > 0 && g->remaining == -1) {
+        /* an answer without rate headers: no limit announced; allow the full parallelism */
+        g->remaining = 1 << 30;
+        g->reset_at_us = now + 60000000;
+    }
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    push_shared(g, force);
+}
+
+void pb_gov_stats_get(pb_gov *g, pb_gov_stats *out)
+{
+    pthread_mutex_lock(&g->mu);
+    out->requests = g->requests;
+    out->throttled = g->throttled;
+    out->remaining = g->remaining >= (1 << 30) ? -1 : g->remaining;
+    out->limit = g->limit;
+    out->waited_us = g->waited_us;
+    pthread_mutex_unlock(&g->mu);
+}
