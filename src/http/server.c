@@ -681,6 +681,14 @@ static int ctype_is_json(const char *ct)
     return c == '\0' || c == ';' || c == ' ' || c == '\t';
 }
 
+/* How many bytes of an oversized body are read and dropped before the connection is
+ * closed instead: max(4 x max_body, PB_DISCARD_MAX). */
+static uint64_t discard_cap(const pb_server *s)
+{
+    uint64_t cap = (uint64_t)s->opt.max_body * 4;
+    return cap < PB_DISCARD_MAX ? PB_DISCARD_MAX : cap;
+}
+
 /* Everything decidable from the request line and headers. Returns 0 to read the body, or
  * -1 with the response filled. */
 static int req_begin(pb_req *r, size_t raw_body_len)
@@ -727,6 +735,14 @@ static int req_begin(pb_req *r, size_t raw_body_len)
         return -1;
     }
     if ((uint64_t)clen > s->opt.max_body) {
+        /* Answering while the client is still sending makes most clients see a reset
+         * instead of the 413 (they write into a closed socket). Up to the discard cap the
+         * body is read and dropped and 413 is answered once it has arrived; beyond it the
+         * connection is refused at once. */
+        if ((uint64_t)clen <= discard_cap(s)) {
+            r->too_big = 1;
+            return 0;
+        }
         set_error(r, 413, "request body too large");
         return -1;
     }
@@ -749,9 +765,7 @@ static int req_body(pb_req *r, const char *data, size_t n)
     }
     if (r->too_big) {
         r->discarded += n;
-        uint64_t cap = (uint64_t)r->srv->opt.max_body * 4;
-        if (cap < PB_DISCARD_MAX) cap = PB_DISCARD_MAX;
-        if (r->discarded > cap) return -1;
+        if (r->discarded > discard_cap(r->srv)) return -1;
     }
     return 0;
 }
