@@ -77,7 +77,7 @@ static int find_state(pb_api_req *a, const char *group, char id[40], char got_gr
         cJSON *o = cJSON_Parse(l.raw[i]);
         const char *g = o ? pb_more_get_str(o, "group") : NULL;
         const cJSON *seq = o ? cJSON_GetObjectItemCaseSensitive(o, "sequence") : NULL;
-        double s = cJSON_IsNumber(seq) ? seq->valuedouble : 0;
+        double s = seq && cJSON_IsNumber(seq) ? seq->valuedouble : 0;
         if (g && strcmp(g, group) == 0 && (rc != 0 || s < best)) {
             pb_strlcpy(id, l.id[i], 40);
             pb_strlcpy(got_group, g, 16);
