@@ -4,7 +4,9 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
-CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+# Always Ninja: `make deps` installs it (ninja-build). Deciding at parse time would pick
+# Makefiles on a machine where deps has not run yet and then clash with a later Ninja configure.
+CMAKE_GEN  := -G Ninja
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build asan fuzz-build clients run test fuzz bench clean format
@@ -14,18 +16,24 @@ all: build
 deps:
 	@bash scripts/deps.sh
 
-$(BUILD)/build.ninja $(BUILD)/Makefile: | deps
+# Configure once per tree (build.ninja is the stamp); `cmake --build` re-configures by itself
+# when CMakeLists.txt or the globbed sources change.
+$(BUILD)/build.ninja: | deps
 	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+$(ASAN_BUILD)/build.ninja: | deps
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DPB_SANITIZE=ON >/dev/null
+
+$(FUZZ_BUILD)/build.ninja: | deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPB_FUZZ=ON >/dev/null
 
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD)
 
-asan: deps
-	@test -f $(ASAN_BUILD)/CMakeCache.txt || cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DPB_SANITIZE=ON >/dev/null
+asan: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD)
 
-fuzz-build: deps
-	@test -f $(FUZZ_BUILD)/CMakeCache.txt || CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPB_FUZZ=ON >/dev/null
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD)
 
 # Test clients from the npm registry, exactly as pinned by the committed lock file.

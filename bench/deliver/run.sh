@@ -57,6 +57,7 @@ start_daemon() {
 stop_daemon() { kill -TERM "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; DPID=""; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
+LOAD=$(cut -d" " -f1-3 /proc/loadavg)
 "$PB_BIN" migrate >/dev/null || { echo "migrate failed"; exit 1; }
 start_receiver RECV_NOVERIFY=1 RECV_QUIET=1
 "$PB_BIN" hooks add --workspace bench --url "http://127.0.0.1:$RPORT/in" >"$T/secret" 2>/dev/null || { echo "hooks add failed"; exit 1; }
@@ -118,7 +119,7 @@ CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 cat >"$OUT" <<EOF
 # Outbound deliveries benchmark (bench/deliver/run.sh)
 
-Machine: $(nproc) CPUs ($CPU), shared with other work; loopback only.
+Machine: $(nproc) CPUs ($CPU), shared with other work (load average at start: $LOAD); loopback only.
 Store: SQLite, WAL, synchronous=FULL (every claim and every result batch is an fsync'd
 commit). Daemon: release build, $WORKERS delivery workers, batch 64, log_level=warn.
 Receiver: tests/clients/deliver_receiver.mjs (Node.js $(node --version), one process, keep-alive).

@@ -4,8 +4,8 @@
 # (bench/api/seed.c). Mirror: a second store connected to it with `workspace-connect`.
 #   1. backfill of the work items with the upstream limit off (`sync --no-children`: the
 #      per-item lists cost 4 requests per item, which is Plane's API, not the mirror):
-#      items/s and peak RSS (/usr/bin/time). Peer, same run: the same pages fetched by
-#      curl with the same concurrency (8) and thrown away = what the upstream alone can serve.
+#      items/s and peak RSS (/usr/bin/time). Peer, same run: the same pages fetched by node's
+#      fetch with the same concurrency (8) and thrown away = what the upstream alone can serve.
 #   2. incremental run after 10 work items changed upstream (children included): upstream
 #      requests, against the pages a full re-walk would need.
 #   3. governor: an upstream key limited to 60 requests/minute and a workspace needing more
@@ -19,7 +19,7 @@ LIB=${PB_LIB:-$(dirname "$PB_BIN")/libpbcore.a}
 ITEMS=${BENCH_ITEMS:-100000}
 GOV_ITEMS=${BENCH_GOV_ITEMS:-25}
 OUT=$ROOT/bench/results/sync.md
-for t in curl node cc /usr/bin/time; do
+for t in curl node cc sqlite3 /usr/bin/time; do
   command -v "$t" >/dev/null 2>&1 || { echo "bench sync: $t not installed"; exit 1; }
 done
 [ -x "$PB_BIN" ] || { echo "bench sync: $PB_BIN not built"; exit 1; }
@@ -41,8 +41,10 @@ cc -O2 -std=c11 -D_GNU_SOURCE -I"$ROOT/src" "$ROOT/bench/api/seed.c" "$LIB" \
 jget() { node -e 'const o=JSON.parse(require("fs").readFileSync(0,"utf8"));const v=process.argv[1].split(".").reduce((a,k)=>a==null?a:a[k],o);console.log(v===undefined?"":v)' "$1"; }
 pbx() { local n=$1; shift; env PB_STORE="sqlite:$TMP/$n.db" PB_MASTER_KEY_FILE="$TMP/$n.key" PB_LOG_LEVEL=warn \
   PB_LOG_FILE="$TMP/$n.log" "$PB_BIN" "$@"; }
+NSTART=0
 start_a() { # extra env...; sets PORT
-  local log="$TMP/a.serve.log"
+  NSTART=$((NSTART + 1))
+  local log="$TMP/a.serve.$NSTART.log"
   env PB_STORE="sqlite:$TMP/a.db" PB_MASTER_KEY_FILE="$TMP/a.key" PB_LOG_LEVEL=info PB_SYNC_DISABLE=1 PB_THREADS=2 "$@" \
     "$PB_BIN" serve --listen 127.0.0.1:0 >"$log" 2>&1 &
   PIDS+=($!)
@@ -57,7 +59,7 @@ start_a() { # extra env...; sets PORT
 # ---------------------------------------------------------------- upstream with ITEMS work items
 pbx a migrate >/dev/null && pbx a workspace create bench >/dev/null || exit 1
 KEY=$(pbx a user create --email bench@example.com --workspace bench --role admin | tail -n1)
-start_a PB_RATE_LIMIT_PER_MIN=100000000 || exit 1
+start_a PB_RATE_LIMIT_PER_MIN=1000000 || exit 1
 A="http://127.0.0.1:$PORT"
 S="$A/api/v1/workspaces/bench"
 P=$(curl -sf -H "X-Api-Key: $KEY" -H 'Content-Type: application/json' -d '{"name":"Bench","identifier":"BEN"}' "$S/projects/" | jget id)
@@ -75,19 +77,17 @@ BF=$(tail -n1 "$TMP/backfill.out")
 BF_ITEMS=$(echo "$BF" | jget items)
 BF_SECS=$(echo "$BF" | jget seconds)
 BF_REQ=$(echo "$BF" | jget requests)
-BF_RATE=$(echo "$BF" | jget items_per_s)
-RSS_KB=$(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$TMP/time.txt")
 MIRRORED=$(sqlite3 "$TMP/b.db" "SELECT COUNT(*) FROM work_plane_items WHERE item_type='issue'")
+BF_RATE=$(echo "$BF" | jget items_per_s)
+BF_STORE=$(echo "$BF" | jget store_seconds)
+BF_STORE_RATE=$(node -e "console.log(Math.round(${MIRRORED:-0}/Math.max(${BF_STORE},0.001)))")
+RSS_KB=$(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$TMP/time.txt")
 VERIFY=$(pbx b verify --shallow 2>&1 | grep accuracy)
 echo "bench sync: backfill $BF_ITEMS rows in ${BF_SECS}s = $BF_RATE items/s, peak RSS $RSS_KB kB"
 
-# peer: the same pages, 8 concurrent curl processes, bodies discarded
+# peer: the same pages, 8 concurrent keep-alive fetches (node), bodies read and discarded
 PAGES=$(( (ITEMS + 99) / 100 ))
-T0=$(date +%s%N)
-seq 0 $((PAGES - 1)) | xargs -P8 -I{} curl -sf -o /dev/null -H "X-Api-Key: $KEY" \
-  "$S/projects/$P/work-items/?order_by=-updated_at&per_page=100&cursor=100:{}:0"
-T1=$(date +%s%N)
-PEER_SECS=$(node -e "console.log(((${T1}-${T0})/1e9).toFixed(3))")
+PEER_SECS=$(node "$ROOT/tests/clients/fetch_pages.mjs" "$A" bench "$P" "$KEY" "$PAGES" 8) || { echo "bench sync: peer failed"; exit 1; }
 PEER_RATE=$(node -e "console.log(Math.round(${ITEMS}/${PEER_SECS}))")
 
 # ---------------------------------------------------------------- 2. incremental after 10 changes
@@ -112,7 +112,7 @@ PIDS=()
 pbx a workspace create gov >/dev/null
 pbx a user create --email bench@example.com --workspace gov --role admin >/dev/null
 LKEY=$(pbx a keys create --user bench@example.com --scopes '*' --workspace gov --rate-limit 60 | tail -n1)
-start_a PB_RATE_LIMIT_PER_MIN=100000000 || exit 1
+start_a PB_RATE_LIMIT_PER_MIN=1000000 || exit 1
 A="http://127.0.0.1:$PORT"
 node "$ROOT/tests/clients/sync_helper.mjs" "$A" gov "$KEY" seed "$GOV_ITEMS" >/dev/null || { echo "bench sync: gov seed failed"; exit 1; }
 printf '%s\n' "$LKEY" >"$TMP/lkey.txt"
@@ -136,7 +136,7 @@ echo "bench sync: 60/min run: $GV_REQ requests in ${GV_SECS}s ($GV_RPM/min), 429
   echo "Generated by \`bench/sync/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs, $(uname -r)."
   echo "Upstream: a standalone planebridge daemon (SQLite, 2 HTTP threads) holding one project of $ITEMS work"
   echo "items seeded through the API's serializer; mirror: a second SQLite store (synchronous=FULL); all on"
-  echo "127.0.0.1, upstream, mirror and curl sharing the same cores."
+  echo "127.0.0.1, upstream, mirror and the peer client sharing the same cores."
   echo
   echo "## 1. Backfill of $ITEMS work items, upstream limit off"
   echo
@@ -148,8 +148,9 @@ echo "bench sync: 60/min run: $GV_REQ requests in ${GV_SECS}s ($GV_RPM/min), 429
   echo "| **items/s** (goal >= 20000) | **$BF_RATE** |"
   echo "| upstream requests (per_page=100, 8 concurrent) | $BF_REQ |"
   echo "| **peak RSS of \`planebridge sync\`** (goal < 100 MB) | **$((RSS_KB / 1024)) MB** ($RSS_KB kB) |"
-  echo "| peer: the same $PAGES pages fetched by 8 concurrent curl, bodies discarded | ${PEER_SECS} s = $PEER_RATE items/s |"
+  echo "| peer: the same $PAGES pages fetched 8 at a time by node fetch (keep-alive), bodies discarded | ${PEER_SECS} s = $PEER_RATE items/s |"
   echo "| ratio sync / peer | $(node -e "console.log((${BF_RATE}/${PEER_RATE}).toFixed(2))") |"
+  echo "| mirror side alone: work items / time spent applying pages to the store | ${BF_STORE} s = $BF_STORE_RATE items/s |"
   echo "| verify --shallow afterwards | $VERIFY |"
   echo
   echo "\`--no-children\`: comments, links, relations and activities are per-work-item lists in Plane's API (4"

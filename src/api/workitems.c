@@ -8,6 +8,7 @@
  * listable count, the per-field activity history and the outbox in one transaction. */
 #include "api/api.h"
 
+#include "auth/auth.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -1087,6 +1088,12 @@ static int h_by_identifier(pb_req *req, pb_resp *resp, void *ctx)
         goto out;
     }
     if (!role) {
+        pb_api_forbidden(resp);
+        goto out;
+    }
+    const pb_principal *pr = pb_auth_principal(req);
+    if (pr && pr->project_id[0] && strcmp(pr->project_id, a.project_id) != 0) {
+        /* a project-scoped key: the path names no project, so the auth hook could not check */
         pb_api_forbidden(resp);
         goto out;
     }

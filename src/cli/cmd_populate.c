@@ -38,20 +38,24 @@ int pb_cmd_policy(pb_cli *cli, int argc, char **argv);
 
 const char pb_cmd_plan_usage[] =
     "usage: planebridge plan TEMPLATE --workspace SLUG [--vars FILE]... [--var NAME=VALUE]...\n"
-    "                        [--instance NAME] [--today YYYY-MM-DD] [--json] [target options]\n"
+    "                        [--instance NAME] [--today YYYY-MM-DD] [--json] [--refresh] [target options]\n"
     "\n"
     "Expands the YAML template with the variables and prints what `apply` would create, update\n"
     "or leave unchanged (one line per object, or the JSON report with --json). Reads only.\n" TARGET_HELP;
 
 const char pb_cmd_apply_usage[] =
     "usage: planebridge apply TEMPLATE --workspace SLUG [--vars FILE]... [--var NAME=VALUE]...\n"
-    "                         [--instance NAME] [--today YYYY-MM-DD] [target options]\n"
+    "                         [--instance NAME] [--today YYYY-MM-DD] [--refresh] [target options]\n"
     "\n"
     "Creates the template's project, states, labels, cycles, modules, members and work items,\n"
     "idempotently: objects carry external_source planebridge and a stable external_id, a second\n"
     "apply changes nothing, an edited template updates only what changed, an interrupted apply\n"
-    "resumes. Draws a progress bar on a terminal (stderr) and prints a JSON report on stdout\n"
-    "(created, updated, unchanged, failed with reasons, request counts). Exit 1 on failures.\n" TARGET_HELP;
+    "resumes. Objects whose part of the template did not change since the last apply are not\n"
+    "even read (edits made in Plane survive); --refresh compares every work item with Plane\n"
+    "again and recreates those deleted there. Relative dates count from the day the instance\n"
+    "was first applied (or --today), so a later re-apply does not move them.\n"
+    "Draws a progress bar on a terminal (stderr) and prints a JSON report on stdout (created,\n"
+    "updated, unchanged, failed with reasons, request counts). Exit 1 on failures.\n" TARGET_HELP;
 
 const char pb_cmd_import_usage[] =
     "usage: planebridge import csv|jira-csv|jira-json FILE --workspace SLUG --project ID\n"
@@ -61,8 +65,10 @@ const char pb_cmd_import_usage[] =
     "           state_group (optional: external_id, parent = a parent's external_id or name,\n"
     "           labels separated by ';').\n"
     "jira-csv   Jira's CSV export: Summary, Issue key, Issue Type, Status, Priority, Assignee,\n"
-    "           Reporter, Parent, Labels, Due date, Created, Description.\n"
-    "jira-json  Jira's REST search/export JSON ({\"issues\":[{key, fields:{...}}]}).\n"
+    "           Reporter, Parent, Labels, Due date, Created, Description (Comment columns\n"
+    "           become comments; Created and Reporter set created_at / created_by).\n"
+    "jira-json  Jira's REST search/export JSON ({\"issues\":[{key, fields:{...}}]}), with\n"
+    "           subtasks, comments and Atlassian Document Format descriptions.\n"
     "project    a file written by `planebridge export` (creates the project).\n"
     "Re-importing updates and never duplicates (the row id / Jira key is the external id);\n"
     "parents are created before children. Bad rows are skipped and listed in the JSON report\n"
@@ -164,7 +170,11 @@ static int open_target(pb_cli *cli, int argc, char **argv, const char *cmd, cmdc
         fprintf(stderr, "planebridge %s: %s\n", cmd, err.msg[0] ? err.msg : pb_strerror(rc));
         return 1;
     }
-    pb_pop_target_set_gate(c->t, source, PB_GATE_OPERATOR, NULL);
+    /* audit rows name the operator: the acting admin locally, the OS user for an upstream */
+    char actor[160] = "";
+    const char *user = getenv("USER");
+    if (up || c->vault) snprintf(actor, sizeof actor, "cli:%.100s", user && *user ? user : "unknown");
+    pb_pop_target_set_gate(c->t, source, PB_GATE_OPERATOR, actor[0] ? actor : NULL);
     return 0;
 }
 
@@ -231,8 +241,8 @@ static int run_template(pb_cli *cli, int argc, char **argv, int dry)
 {
     const char *cmd = dry ? "plan" : "apply";
     static const char *const allowed[] = {"workspace", "as", "upstream", "upstream-workspace", "vars", "var",
-                                          "instance", "today", "json", NULL};
-    static const char *const flags[] = {"json", NULL};
+                                          "instance", "today", "json", "refresh", NULL};
+    static const char *const flags[] = {"json", "refresh", NULL};
     (void)target_opts;
     const char *file = argc > 1 && argv[1][0] != '-' ? argv[1] : NULL;
     if (!file) {
@@ -274,17 +284,34 @@ static int run_template(pb_cli *cli, int argc, char **argv, int dry)
             code = 2;
             goto out;
         }
-    if (pb_tpl_expand(tpl, vars, pb_cli_opt(argc, argv, "instance"), pb_cli_opt(argc, argv, "today"), &spec, &err)) {
-        fprintf(stderr, "planebridge %s: %s\n", cmd, err.msg);
-        goto out;
-    }
     int orc = open_target(cli, argc, argv, cmd, &c, dry ? "populate.plan" : "populate.apply");
     if (orc) {
         code = orc;
         goto out;
     }
+    const char *today = pb_cli_opt(argc, argv, "today");
+    if (pb_tpl_expand(tpl, vars, pb_cli_opt(argc, argv, "instance"), today, &spec, &err)) {
+        fprintf(stderr, "planebridge %s: %s\n", cmd, err.msg);
+        goto out;
+    }
+    if (!today) {
+        /* "today" (and what counts from it) is pinned to the first apply of this instance, so
+         * a re-apply on a later day does not move every date */
+        char first[11];
+        const cJSON *inst = cJSON_GetObjectItemCaseSensitive(spec, "instance");
+        const cJSON *cur = cJSON_GetObjectItemCaseSensitive(spec, "today");
+        if (cJSON_IsString(inst) && cJSON_IsString(cur) &&
+            pb_pop_pinned_today(c.db, c.t, pb_tpl_name(tpl), inst->valuestring, first) == 0 &&
+            strcmp(first, cur->valuestring) != 0) {
+            cJSON *again = NULL;
+            if (pb_tpl_expand(tpl, vars, pb_cli_opt(argc, argv, "instance"), first, &again, &err) == 0) {
+                cJSON_Delete(spec);
+                spec = again;
+            }
+        }
+    }
     g_tty = !dry && isatty(2);
-    pb_pop_opts o = {.dry_run = dry, .kind = "apply", .progress = progress};
+    pb_pop_opts o = {.dry_run = dry, .kind = "apply", .progress = progress, .refresh = pb_cli_flag(argc, argv, "refresh")};
     const char *ex = getenv("PB_POPULATE_EXIT_AFTER_WRITES"); /* tests: a simulated kill -9 */
     int64_t exn = 0;
     if (ex && !pb_parse_i64(ex, 1, 100000000, &exn)) o.exit_after_writes = exn;

@@ -12,7 +12,7 @@
 #include <string.h>
 
 const char pb_cmd_replay_usage[] =
-    "usage: planebridge [--config FILE] replay [--dead] [--id N]... [--list]\n"
+    "usage: planebridge [--config FILE] replay [--dead] [--id N]... [--list] [--store URL]\n"
     "\n"
     "Makes inbound webhook jobs (ops.event_queue) pending again, attempts reset, so the\n"
     "workers of a running `planebridge serve` apply them once more.\n"
@@ -22,6 +22,7 @@ const char pb_cmd_replay_usage[] =
     "  --id N   the job with id N (done or dead; repeatable)\n"
     "  --list   print the dead-letter jobs (id, workspace, type, object, attempts, error)\n"
     "           and change nothing\n"
+    "  --store URL  overrides `store` (PB_STORE)\n"
     "Prints \"replayed N\" on stdout. Exit 1 on a store error, 2 on a usage error.\n";
 
 #define MAX_IDS 256
@@ -33,9 +34,18 @@ int pb_cmd_replay(pb_cli *cli, int argc, char **argv)
     size_t nids = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--dead")) dead = 1;
-        else if (!strcmp(a, "--list")) list = 1;
-        else if (!strcmp(a, "--id") || !strncmp(a, "--id=", 5)) {
+        if (!strcmp(a, "--dead"))
+            dead = 1;
+        else if (!strcmp(a, "--list"))
+            list = 1;
+        else if (!strcmp(a, "--store") || !strncmp(a, "--store=", 8)) {
+            const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+            pb_error cerr = {0};
+            if (!v || pb_config_set(&cli->cfg, "store", v, &cerr) != 0) {
+                fprintf(stderr, "planebridge replay: --store needs a store URL\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--id") || !strncmp(a, "--id=", 5)) {
             const char *v = a[4] == '=' ? a + 5 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v || nids >= MAX_IDS || pb_parse_i64(v, 1, INT64_MAX, &ids[nids]) != 0) {
                 fprintf(stderr, "planebridge replay: --id needs a positive job id (at most %d)\n", MAX_IDS);
@@ -68,8 +78,8 @@ int pb_cmd_replay(pb_cli *cli, int argc, char **argv)
             goto out;
         }
         for (size_t i = 0; i < n; i++)
-            printf("%lld\t%s\t%s\t%s\t%d\t%s\n", (long long)rows[i].id, rows[i].workspace, rows[i].object_type,
-                   rows[i].object_id, rows[i].attempts, rows[i].last_error);
+            printf("%lld\t%s\t%s\t%s\t%d\t%s\n", (long long)rows[i].id, rows[i].workspace,
+                   rows[i].object_type, rows[i].object_id, rows[i].attempts, rows[i].last_error);
         free(rows);
         code = 0;
         goto out;

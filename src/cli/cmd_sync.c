@@ -257,10 +257,12 @@ int pb_cmd_sync(pb_cli *cli, int argc, char **argv)
         pb_error e = {0};
         int r = pb_sync_workspace(&o, &rep, &e);
         printf("{\"workspace\":\"%s\",\"ok\":%s,\"items\":%lld,\"written\":%lld,\"deleted\":%lld,\"events\":%lld,"
-               "\"requests\":%lld,\"throttled\":%lld,\"retries\":%lld,\"seconds\":%.3f,\"items_per_s\":%.1f",
+               "\"requests\":%lld,\"throttled\":%lld,\"retries\":%lld,\"seconds\":%.3f,\"items_per_s\":%.1f,"
+               "\"store_seconds\":%.3f",
                in[i].slug, r ? "false" : "true", (long long)rep.items, (long long)rep.written,
                (long long)rep.deleted, (long long)rep.events, (long long)rep.requests, (long long)rep.throttled,
-               (long long)rep.retries, rep.seconds, rep.seconds > 0 ? (double)rep.items / rep.seconds : 0.0);
+               (long long)rep.retries, rep.seconds, rep.seconds > 0 ? (double)rep.items / rep.seconds : 0.0,
+               rep.store_seconds);
         if (r) {
             printf(",\"error\":");
             char esc[600];

@@ -37,7 +37,8 @@ int pb_cmd_webhook_secret(pb_cli *cli, int argc, char **argv)
         fputs(pb_cmd_webhook_secret_usage, stderr);
         return 2;
     }
-    const char *slug = argv[1], *file = pb_cli_opt(argc, argv, "file"), *ov = pb_cli_opt(argc, argv, "overlap");
+    const char *slug = argv[1], *file = pb_cli_opt(argc, argv, "file"),
+               *ov = pb_cli_opt(argc, argv, "overlap");
     int64_t overlap = 86400;
     if (!file || (ov && pb_parse_duration_s(ov, &overlap) != 0)) {
         fputs(pb_cmd_webhook_secret_usage, stderr);
@@ -55,7 +56,8 @@ int pb_cmd_webhook_secret(pb_cli *cli, int argc, char **argv)
         fprintf(stderr, "planebridge webhook-secret: cannot read %s\n", file);
         return 1;
     }
-    while (len && (secret[len - 1] == '\n' || secret[len - 1] == '\r' || secret[len - 1] == ' ')) secret[--len] = '\0';
+    while (len && (secret[len - 1] == '\n' || secret[len - 1] == '\r' || secret[len - 1] == ' '))
+        secret[--len] = '\0';
     pb_db *db = NULL;
     pb_vault *v = NULL;
     pb_error err = {0};
@@ -65,8 +67,9 @@ int pb_cmd_webhook_secret(pb_cli *cli, int argc, char **argv)
         fprintf(stderr, "planebridge webhook-secret: cannot open the vault: %s\n", err.msg);
         goto out;
     }
-    if (pb_ingest_secret_store(db, v, slug, pb_cli_flag(argc, argv, "shared") ? PB_SIG_SHARED : PB_SIG_HMAC_HEX,
-                               secret, overlap, &err)) {
+    if (pb_ingest_secret_store(db, v, slug,
+                               pb_cli_flag(argc, argv, "shared") ? PB_SIG_SHARED : PB_SIG_HMAC_HEX, secret,
+                               overlap, &err)) {
         fprintf(stderr, "planebridge webhook-secret: %s\n", err.msg);
         goto out;
     }

@@ -72,9 +72,11 @@ struct pb_deliver {
     int nthreads;
     char worker_prefix[96];
 
+    pthread_mutex_t write_mu; /* SQLite: this module's write transactions, one at a time */
+    int serialize;            /* 1 on SQLite */
     pthread_mutex_t fan_mu;   /* guards the fan-out hint */
     int64_t fan_hint;         /* highest outbox id fanned out by this process */
-    int64_t fan_full_ms;      /* last scan from the watermark (monotonic ms) */
+    int64_t fan_full_ms;      /* last scan from the watermark (clock ms) */
     atomic_llong claim_seq;   /* makes every claim's lease owner unique */
 
     pb_series *m_ok, *m_retry, *m_failed, *m_fanned;
@@ -141,6 +143,8 @@ int pb_deliver_new(const pb_deliver_options *opt, pb_deliver **out, pb_error *er
     pthread_mutex_init(&d->mu, NULL);
     pthread_mutex_init(&d->sync_mu, NULL);
     pthread_mutex_init(&d->fan_mu, NULL);
+    pthread_mutex_init(&d->write_mu, NULL);
+    d->serialize = pb_db_backend(d->db) == PB_DB_SQLITE && !getenv("PBX_NOSER");
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -174,6 +178,7 @@ void pb_deliver_free(pb_deliver *d)
     pthread_mutex_destroy(&d->mu);
     pthread_mutex_destroy(&d->sync_mu);
     pthread_mutex_destroy(&d->fan_mu);
+    pthread_mutex_destroy(&d->write_mu);
     pthread_cond_destroy(&d->wake);
     free(d);
 }
@@ -341,6 +346,28 @@ static void limiter_release(pb_deliver *d, const char *hook_id)
     pthread_mutex_unlock(&d->mu);
 }
 
+/* ------------------------------------------------------------------ transactions */
+
+/* SQLite has one writer at a time and its busy handler sleeps in growing steps while it
+ * waits, so this module's own writers (dispatcher, workers) queue on a mutex instead and
+ * are handed the lock at once. PostgreSQL: row locks, no serialisation. */
+static int txn_begin(pb_deliver *d, pb_conn *c, pb_error *err)
+{
+    if (d->serialize) pthread_mutex_lock(&d->write_mu);
+    int rc = pb_conn_begin_write(c, err);
+    if (rc && d->serialize) pthread_mutex_unlock(&d->write_mu);
+    return rc;
+}
+
+/* Commits (rc == 0) or rolls back; call only after a successful txn_begin. */
+static int txn_end(pb_deliver *d, pb_conn *c, int rc, pb_error *err)
+{
+    if (!rc) rc = pb_conn_commit(c, err);
+    if (rc) pb_conn_rollback(c);
+    if (d->serialize) pthread_mutex_unlock(&d->write_mu);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ fan-out */
 
 static void msg_id_for(const char *hook_id, const char *event_id, const char *field, char *out, size_t len)
@@ -377,8 +404,38 @@ static void ref_name(pb_conn *c, const cJSON *v, char *out, size_t n)
         }
     } else if (cJSON_IsString(v) && v->valuestring[0]) {
         pb_dstore_item_name(c, v->valuestring, out, n, NULL);
+        if (!out[0]) {
+            char *u = NULL;
+            pb_dstore_user_lite(c, v->valuestring, &u, NULL);
+            cJSON *uj = u ? pb_json_parse(u, strlen(u)) : NULL;
+            free(u);
+            if (uj) ref_name(c, uj, out, n);
+            cJSON_Delete(uj);
+        }
         if (!out[0]) pb_strlcpy(out, v->valuestring, n);
     }
+}
+
+/* Gives the payload an "actor" object (Plane's UserLite) when it only names one by id
+ * (payload.actor as a string, or data.updated_by / created_by), from ops.users. */
+static void actor_enrich(pb_conn *c, cJSON *payload)
+{
+    cJSON *a = cJSON_GetObjectItemCaseSensitive(payload, "actor");
+    if (cJSON_IsObject(a)) return;
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(payload, "data");
+    const char *id = cJSON_IsString(a) ? a->valuestring : NULL;
+    if (!id) {
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(data, "updated_by");
+        if (!cJSON_IsString(u)) u = cJSON_GetObjectItemCaseSensitive(data, "created_by");
+        if (cJSON_IsString(u)) id = u->valuestring;
+    }
+    char *lite = NULL;
+    if (!id || pb_dstore_user_lite(c, id, &lite, NULL) || !lite) return;
+    cJSON *uj = pb_json_parse(lite, strlen(lite));
+    free(lite);
+    if (!uj) return;
+    if (a) cJSON_ReplaceItemInObjectCaseSensitive(payload, "actor", uj);
+    else cJSON_AddItemToObject(payload, "actor", uj);
 }
 
 static int chat_render(pb_deliver *d, pb_conn *c, const pb_hook *h, const pb_outbox_row *o, const cJSON *payload,
@@ -430,7 +487,7 @@ static int fan_one(pb_deliver *d, pb_conn *c, const pb_hook *hooks, size_t nh, c
     cJSON *payload = pb_json_parse(o->payload, strlen(o->payload));
     pb_buf body;
     pb_buf_init(&body, 4u << 20);
-    int rc = 0;
+    int rc = 0, actor_done = 0;
     for (size_t i = 0; i < nh && !rc; i++) {
         const pb_hook *h = &hooks[i];
         if (strcmp(h->workspace_slug, o->workspace_slug) != 0) continue;
@@ -444,6 +501,10 @@ static int fan_one(pb_deliver *d, pb_conn *c, const pb_hook *hooks, size_t nh, c
         } else if (strcmp(h->format, "plane") == 0) {
             char ev[32], act[16];
             if (!payload || !pb_plane_event(o->type, ev, sizeof ev, act, sizeof act)) continue;
+            if (!actor_done) {
+                actor_enrich(c, payload);
+                actor_done = 1;
+            }
             if (strcmp(act, "updated") == 0) {
                 const cJSON *prev = cJSON_GetObjectItemCaseSensitive(payload, "previous_attributes");
                 for (const cJSON *f = cJSON_IsObject(prev) ? prev->child : NULL; f && !rc; f = f->next) {
@@ -483,21 +544,28 @@ int pb_deliver_dispatch_once(pb_deliver *d, int *fanned, pb_error *err)
      * The full scan picks up any lower id that committed late (PostgreSQL sequences do
      * not commit in order). */
     pthread_mutex_lock(&d->fan_mu);
-    int64_t hint = d->fan_hint, mono = pb_mono_ms();
-    int full = mono - d->fan_full_ms >= FULL_SCAN_MS;
-    if (full) d->fan_full_ms = mono;
+    int64_t hint = d->fan_hint, tms = now / 1000;
+    int full = d->fan_full_ms == 0 || tms - d->fan_full_ms >= FULL_SCAN_MS || tms < d->fan_full_ms;
+    if (full) d->fan_full_ms = tms;
     pthread_mutex_unlock(&d->fan_mu);
-    rc = pb_conn_begin_write(c, err);
-    if (!rc) rc = pb_dstore_watermark(c, &wm, err);
-    if (!rc) rc = pb_dstore_outbox_claim(c, !full && hint > wm ? hint : wm, FANOUT_BATCH, &rows, &n, err);
-    if (!rc && n) rc = pb_dstore_hook_list(c, NULL, 1, &hooks, &nh, err);
-    for (size_t i = 0; i < n && !rc; i++) {
-        int ins = 0;
-        rc = pb_dstore_fanout_mark(c, rows[i].id, now, 0, &ins, err);
-        if (!rc && ins) rc = fan_one(d, c, hooks, nh, &rows[i], now, &count, err);
+    /* Read-only look first: an idle dispatcher never takes the write lock. */
+    int any = 0;
+    rc = pb_dstore_watermark(c, &wm, err);
+    int64_t after = !full && hint > wm ? hint : wm;
+    if (!rc) rc = pb_dstore_outbox_pending(c, after, &any, err);
+    if (!rc && any) {
+        rc = txn_begin(d, c, err);
+        if (rc) goto done;
+        rc = pb_dstore_outbox_claim(c, after, FANOUT_BATCH, &rows, &n, err);
+        if (!rc && n) rc = pb_dstore_hook_list(c, NULL, 1, &hooks, &nh, err);
+        for (size_t i = 0; i < n && !rc; i++) {
+            int ins = 0;
+            rc = pb_dstore_fanout_mark(c, rows[i].id, now, 0, &ins, err);
+            if (!rc && ins) rc = fan_one(d, c, hooks, nh, &rows[i], now, &count, err);
+        }
+        rc = txn_end(d, c, rc, err);
     }
-    if (!rc) rc = pb_conn_commit(c, err);
-    if (rc) pb_conn_rollback(c);
+done:
     pb_db_release(d->db, c);
     int64_t maxid = 0;
     for (size_t i = 0; i < n; i++)
@@ -633,12 +701,19 @@ static int prepare_job(pb_deliver *d, pb_conn *c, job *j, int64_t now)
         j->hdr[j->nhdr++] = (pb_http_header){"User-Agent", "Autopilot"};
         j->hdr[j->nhdr++] = (pb_http_header){"X-Plane-Delivery", j->h_delivery};
         j->hdr[j->nhdr++] = (pb_http_header){"X-Plane-Event", j->h_event};
-        char *sec = secret_get(d, h->secret_name, NULL);
-        if (sec && *sec) {
+        /* Like CE, no signature header only when the hook has no secret at all; a secret
+         * that cannot be read fails the attempt rather than going out unsigned. */
+        if (h->secret_name[0]) {
+            char *sec = secret_get(d, h->secret_name, &e);
+            if (!sec) {
+                j->kind = JOB_PREFAIL;
+                snprintf(j->reason, sizeof j->reason, "signing secret unavailable: %.200s", e.msg);
+                return 0;
+            }
             pb_plane_sign(sec, j->body.data ? j->body.data : "", j->body.len, j->h_psig);
             j->hdr[j->nhdr++] = (pb_http_header){"X-Plane-Signature", j->h_psig};
+            secret_wipe(sec);
         }
-        secret_wipe(sec);
     } else {
         pb_buf_puts(&j->body, m->body);
     }
@@ -682,9 +757,43 @@ static int emit_disabled(pb_conn *c, const pb_hook *h, const char *reason, int64
     return rc;
 }
 
+/* Results gathered for multi-row statements within one recording transaction. */
+typedef struct rec_batch {
+    int64_t *ok_ids;
+    int *ok_status;
+    size_t nok;
+    pb_attempt *atts;
+    size_t natt;
+} rec_batch;
+
+static int flush_ok(pb_conn *c, const char *worker, rec_batch *b, int64_t now, pb_error *err)
+{
+    /* One UPDATE per distinct status code (almost always a single 200 group): partition
+     * the group to the front, write it, drop it. */
+    while (b->nok) {
+        int st = b->ok_status[0];
+        size_t k = 0;
+        for (size_t i = 0; i < b->nok; i++) {
+            if (b->ok_status[i] != st) continue;
+            int64_t ti = b->ok_ids[i];
+            b->ok_ids[i] = b->ok_ids[k];
+            b->ok_ids[k] = ti;
+            b->ok_status[i] = b->ok_status[k];
+            b->ok_status[k] = st;
+            k++;
+        }
+        int rc = pb_dstore_delivery_succeed_many(c, worker, st, b->ok_ids, k, now, err);
+        if (rc) return rc;
+        memmove(b->ok_ids, b->ok_ids + k, (b->nok - k) * sizeof *b->ok_ids);
+        memmove(b->ok_status, b->ok_status + k, (b->nok - k) * sizeof *b->ok_status);
+        b->nok -= k;
+    }
+    return 0;
+}
+
 /* Records one job's result inside the caller's transaction. */
 static int record(pb_deliver *d, pb_conn *c, const char *worker, job *j, const pb_http_response *r, int64_t started,
-                  int64_t now, int *disabled_now, pb_error *err)
+                  int64_t now, int *disabled_now, rec_batch *batch, pb_error *err)
 {
     pb_delivery *m = j->m;
     pb_hook *h = &j->hook;
@@ -732,8 +841,9 @@ static int record(pb_deliver *d, pb_conn *c, const char *worker, job *j, const p
     int attempts = m->attempts + 1;
     if (oc == PB_OUTCOME_SUCCESS) {
         pb_strlcpy(a.outcome, "succeeded", sizeof a.outcome);
-        rc = pb_dstore_delivery_finish(c, m->id, worker, "succeeded", attempts, now, status, NULL, now, NULL, err);
-        if (!rc && h->failing_since) rc = pb_dstore_hook_healthy(c, h->id, now, err);
+        batch->ok_ids[batch->nok] = m->id;
+        batch->ok_status[batch->nok++] = status;
+        if (h->failing_since) rc = pb_dstore_hook_healthy(c, h->id, now, err);
         h->failing_since = 0;
         pb_series_inc(d->m_ok, 1);
     } else if (oc == PB_OUTCOME_GONE) {
@@ -741,7 +851,8 @@ static int record(pb_deliver *d, pb_conn *c, const char *worker, job *j, const p
         rc = pb_dstore_delivery_finish(c, m->id, worker, "failed", attempts, now, status, "410 Gone: endpoint disabled",
                                        now, NULL, err);
         if (!rc && h->active) {
-            rc = pb_dstore_hook_disable(c, h->id, "410 Gone", now, err);
+            rc = flush_ok(c, worker, batch, now, err); /* before failing the hook's in-flight rows */
+            if (!rc) rc = pb_dstore_hook_disable(c, h->id, "410 Gone", now, err);
             if (!rc) rc = emit_disabled(c, h, "410 Gone", now, err);
             h->active = 0;
             *disabled_now = 1;
@@ -770,14 +881,15 @@ static int record(pb_deliver *d, pb_conn *c, const char *worker, job *j, const p
                 char reason[128];
                 snprintf(reason, sizeof reason, "failing without interruption since %lld s",
                          (long long)((now - since) / S_US));
-                rc = pb_dstore_hook_disable(c, h->id, reason, now, err);
+                rc = flush_ok(c, worker, batch, now, err);
+                if (!rc) rc = pb_dstore_hook_disable(c, h->id, reason, now, err);
                 if (!rc) rc = emit_disabled(c, h, reason, now, err);
                 h->active = 0;
                 *disabled_now = 1;
             }
         }
     }
-    if (!rc) rc = pb_dstore_attempt_insert(c, &a, err);
+    if (!rc) batch->atts[batch->natt++] = a; /* response points into r, alive until the flush */
     return rc;
 }
 
@@ -793,6 +905,9 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
     pb_http_response *resps = NULL;
     pb_hook *cache = NULL;
     size_t ncache = 0;
+    int64_t *ok_ids = NULL;
+    int *ok_status = NULL;
+    pb_attempt *atts = NULL;
     char wname[160];
     snprintf(wname, sizeof wname, "%s/%s", d->worker_prefix, worker ? worker : "sync");
 
@@ -812,20 +927,24 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
     int64_t now = pb_deliver_now(d);
     rc = pb_db_acquire(d->db, &c, err);
     if (rc) goto out;
-    rc = pb_conn_begin_write(c, err);
-    if (!rc) rc = pb_dstore_delivery_claim(c, now, now + (int64_t)d->lease_s * S_US, wname, d->batch, &ms, &n, err);
-    if (!rc) rc = pb_conn_commit(c, err);
-    if (rc) {
-        pb_conn_rollback(c);
-        goto out;
-    }
+    int any = 0;
+    rc = pb_dstore_delivery_due(c, now, &any, err);
+    if (rc || !any) goto out;
+    rc = txn_begin(d, c, err);
+    if (rc) goto out;
+    rc = pb_dstore_delivery_claim(c, now, now + (int64_t)d->lease_s * S_US, wname, d->batch, &ms, &n, err);
+    rc = txn_end(d, c, rc, err);
+    if (rc) goto out;
     if (n == 0) goto out;
 
     jobs = calloc(n, sizeof *jobs);
     reqs = calloc(n, sizeof *reqs);
     resps = calloc(n, sizeof *resps);
     cache = calloc(n, sizeof *cache);
-    if (!jobs || !reqs || !resps || !cache) {
+    ok_ids = calloc(n, sizeof *ok_ids);
+    ok_status = calloc(n, sizeof *ok_status);
+    atts = calloc(n, sizeof *atts);
+    if (!jobs || !reqs || !resps || !cache || !ok_ids || !ok_status || !atts) {
         rc = pb_error_set(err, PB_ENOMEM, "out of memory");
         goto out; /* leases expire; messages are claimed again */
     }
@@ -899,8 +1018,13 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
         if (jobs[i].slot) limiter_release(d, jobs[i].hook.id);
     int64_t done = pb_deliver_now(d);
 
+    rec_batch batch = {ok_ids, ok_status, 0, atts, 0};
     rc = pb_db_acquire(d->db, &c, err);
-    if (!rc) rc = pb_conn_begin_write(c, err);
+    int began = 0;
+    if (!rc) {
+        rc = txn_begin(d, c, err);
+        began = !rc;
+    }
     int disabled = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         const pb_http_response *r = jobs[i].resp;
@@ -909,11 +1033,12 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
             for (size_t p = 0; p < i; p++)
                 if (strcmp(jobs[p].hook.id, jobs[i].hook.id) == 0 && !jobs[p].hook.active) jobs[i].hook.active = 0;
         }
-        rc = record(d, c, wname, &jobs[i], r, started, done, &disabled, err);
+        rc = record(d, c, wname, &jobs[i], r, started, done, &disabled, &batch, err);
         if (jobs[i].kind == JOB_SEND || jobs[i].kind == JOB_PREFAIL) (*sent)++;
     }
-    if (!rc) rc = pb_conn_commit(c, err);
-    if (rc) pb_conn_rollback(c);
+    if (!rc) rc = flush_ok(c, wname, &batch, done, err);
+    if (!rc) rc = pb_dstore_attempt_insert_many(c, batch.atts, batch.natt, err);
+    if (began) rc = txn_end(d, c, rc, err);
     for (size_t q = 0; q < nsent; q++) pb_http_response_free(&resps[q]);
     if (disabled) pb_deliver_kick(d);
 out:
@@ -923,28 +1048,37 @@ out:
     free(reqs);
     free(resps);
     free(cache);
+    free(ok_ids);
+    free(ok_status);
+    free(atts);
     pb_delivery_free_array(ms, n);
     if (c) pb_db_release(d->db, c);
     if (locked_sync) pthread_mutex_unlock(&d->sync_mu);
     return rc;
 }
 
-int pb_deliver_maintain(pb_deliver *d, pb_error *err)
+static int maintain(pb_deliver *d, int retention, pb_error *err)
 {
     pb_conn *c = NULL;
     int rc = pb_db_acquire(d->db, &c, err);
     if (rc) return rc;
     int64_t now = pb_deliver_now(d);
-    rc = pb_conn_begin_write(c, err);
-    if (!rc) rc = pb_dstore_watermark_advance(c, now - WATERMARK_HORIZON_US, err);
-    if (!rc && d->retention_days > 0) {
-        int64_t deleted = 0;
-        rc = pb_dstore_retention(c, now - (int64_t)d->retention_days * 86400 * S_US, &deleted, err);
+    rc = txn_begin(d, c, err);
+    if (!rc) {
+        rc = pb_dstore_watermark_advance(c, now - WATERMARK_HORIZON_US, err);
+        if (!rc && retention && d->retention_days > 0) {
+            int64_t deleted = 0;
+            rc = pb_dstore_retention(c, now - (int64_t)d->retention_days * 86400 * S_US, &deleted, err);
+        }
+        rc = txn_end(d, c, rc, err);
     }
-    if (!rc) rc = pb_conn_commit(c, err);
-    if (rc) pb_conn_rollback(c);
     pb_db_release(d->db, c);
     return rc;
+}
+
+int pb_deliver_maintain(pb_deliver *d, pb_error *err)
+{
+    return maintain(d, 1, err);
 }
 
 /* ------------------------------------------------------------------ threads */
@@ -952,18 +1086,21 @@ int pb_deliver_maintain(pb_deliver *d, pb_error *err)
 static void *dispatcher_main(void *arg)
 {
     pb_deliver *d = arg;
-    int64_t last_maint = 0;
+    int64_t last_maint = 0, last_retention = 0;
     while (!atomic_load(&d->stop)) {
         unsigned seen = wake_seq(d);
         pb_error err = {0};
         int fanned = 0;
         if (pb_deliver_dispatch_once(d, &fanned, &err))
             PB_LOG(PB_LOG_WARN, "delivery fan-out failed", PB_LS("error", err.msg));
+        /* The watermark every minute (it bounds the outbox scans); retention hourly. */
         int64_t m = pb_mono_ms();
         if (m - last_maint > 60000) {
+            int retention = m - last_retention > 3600000 || last_retention == 0;
             last_maint = m;
+            if (retention) last_retention = m;
             pb_error e2 = {0};
-            if (pb_deliver_maintain(d, &e2)) PB_LOG(PB_LOG_WARN, "delivery maintenance failed", PB_LS("error", e2.msg));
+            if (maintain(d, retention, &e2)) PB_LOG(PB_LOG_WARN, "delivery maintenance failed", PB_LS("error", e2.msg));
         }
         if (fanned == 0) idle_wait(d, d->poll_ms, seen);
     }

@@ -39,8 +39,9 @@ static int64_t jtime(const cJSON *o, const char *k)
  * become their id, lists of such objects become id lists. */
 static cJSON *normalize(const char *event, const cJSON *data, char *state_group, size_t sgn)
 {
-    static const char *const refs[] = {"project", "workspace", "state", "parent", "issue", "cycle", "module",
-                                       "estimate_point", "owned_by", "lead", "actor", "default_state", NULL};
+    static const char *const refs[] = {
+        "project",        "workspace", "state", "parent", "issue",         "cycle", "module",
+        "estimate_point", "owned_by",  "lead",  "actor",  "default_state", NULL};
     static const char *const lists[] = {"labels", "assignees", "members", NULL};
     cJSON *n = cJSON_Duplicate(data, 1);
     if (!n) return NULL;
@@ -183,8 +184,8 @@ static int emit(emit_ctx *e, const char *type, const cJSON *data, const cJSON *p
     char *txt = cJSON_PrintUnformatted(p);
     if (!txt) goto out;
     int inserted = 0;
-    rc = pb_mirror_outbox_put(e->c, evid, type, e->workspace, e->project_id, e->object_id, e->at, txt, &inserted,
-                              err);
+    rc = pb_mirror_outbox_put(e->c, evid, type, e->workspace, e->project_id, e->object_id, e->at, txt,
+                              &inserted, err);
     free(txt);
     if (!rc && inserted) e->res->events++;
 out:
@@ -212,8 +213,8 @@ static const char *event_prefix(const char *event)
     return event; /* project, issue, issue_comment, cycle, module: already DESIGN.md §4 names */
 }
 
-static int apply_delete(pb_conn *c, const char *ws, const pb_hook *h, int is_project, const pb_mirror_old *old,
-                        int64_t now, pb_apply_result *res, pb_error *err)
+static int apply_delete(pb_conn *c, const char *ws, const pb_hook *h, int is_project,
+                        const pb_mirror_old *old, int64_t now, pb_apply_result *res, pb_error *err)
 {
     int64_t changed = 0;
     int rc = pb_mirror_mark_deleted(c, is_project, h->object_id, now, &changed, err);
@@ -235,7 +236,8 @@ static int apply_delete(pb_conn *c, const char *ws, const pb_hook *h, int is_pro
     return rc;
 }
 
-int pb_ingest_apply(pb_conn *c, const char *ws, const pb_hook *h, int64_t now, pb_apply_result *res, pb_error *err)
+int pb_ingest_apply(pb_conn *c, const char *ws, const pb_hook *h, int64_t now, pb_apply_result *res,
+                    pb_error *err)
 {
     memset(res, 0, sizeof *res);
     if (!pb_hook_event_known(h->event)) {
@@ -260,8 +262,10 @@ int pb_ingest_apply(pb_conn *c, const char *ws, const pb_hook *h, int64_t now, p
         goto out;
     }
     if (old.exists && old.updated_at >= h->updated_at) {
-        if (old.updated_at > h->updated_at) res->stale = 1;
-        else res->noop = 1;
+        if (old.updated_at > h->updated_at)
+            res->stale = 1;
+        else
+            res->noop = 1;
         goto out;
     }
     char group[32];
@@ -310,6 +314,8 @@ int pb_ingest_apply(pb_conn *c, const char *ws, const pb_hook *h, int64_t now, p
             if (!sg && pb_mirror_state_group(c, state_id, &looked_up_group, NULL) == 0) sg = looked_up_group;
         }
         const cJSON *seq = cJSON_GetObjectItemCaseSensitive(newo, "sequence_id");
+        /* Only integral values a BIGINT holds: converting anything else is undefined. */
+        int seq_ok = cJSON_IsNumber(seq) && seq->valuedouble >= -9.0e18 && seq->valuedouble <= 9.0e18;
         const cJSON *so = cJSON_GetObjectItemCaseSensitive(newo, "sort_order");
         const cJSON *draft = cJSON_GetObjectItemCaseSensitive(newo, "is_draft");
         int is_issue = !strcmp(item_type, "issue");
@@ -325,8 +331,8 @@ int pb_ingest_apply(pb_conn *c, const char *ws, const pb_hook *h, int64_t now, p
                              .external_source = jstr(newo, "external_source"),
                              .external_id = jstr(newo, "external_id"),
                              .created_by = jstr(newo, "created_by"),
-                             .has_sequence_id = cJSON_IsNumber(seq),
-                             .sequence_id = cJSON_IsNumber(seq) ? (int64_t)seq->valuedouble : 0,
+                             .has_sequence_id = seq_ok,
+                             .sequence_id = seq_ok ? (int64_t)seq->valuedouble : 0,
                              .has_sort_order = cJSON_IsNumber(so),
                              .sort_order = cJSON_IsNumber(so) ? so->valuedouble : 0,
                              .is_draft = cJSON_IsTrue(draft),
@@ -338,11 +344,11 @@ int pb_ingest_apply(pb_conn *c, const char *ws, const pb_hook *h, int64_t now, p
                              .raw = txt};
         rc = pb_mirror_upsert_item(c, &it, &changed, err);
         if (!rc && changed && is_issue) {
-            rc = set_refs_from(c, h->object_id, "assignee", cJSON_GetObjectItemCaseSensitive(newo, "assignees"), now,
-                               err);
+            rc = set_refs_from(c, h->object_id, "assignee",
+                               cJSON_GetObjectItemCaseSensitive(newo, "assignees"), now, err);
             if (!rc)
-                rc = set_refs_from(c, h->object_id, "label", cJSON_GetObjectItemCaseSensitive(newo, "labels"), now,
-                                   err);
+                rc = set_refs_from(c, h->object_id, "label", cJSON_GetObjectItemCaseSensitive(newo, "labels"),
+                                   now, err);
             if (!rc) rc = pb_mirror_invalidate_project_counts(c, project_id, err);
         }
     }
@@ -388,7 +394,8 @@ int pb_ingest_apply(pb_conn *c, const char *ws, const pb_hook *h, int64_t now, p
         if (pa && list_gained(pa, cJSON_GetObjectItemCaseSensitive(newo, "assignees")))
             rc = emit(&e, "issue.assigned", newo, prev, err);
         const char *ng = item_type && group[0] ? group : looked_up_group;
-        if (!rc && ng && !strcmp(ng, "completed") && strcmp(old.state_group ? old.state_group : "", "completed"))
+        if (!rc && ng && !strcmp(ng, "completed") &&
+            strcmp(old.state_group ? old.state_group : "", "completed"))
             rc = emit(&e, "issue.completed", newo, prev, err);
     }
     if (!rc && is_project && !old.archived_at && jtime(newo, "archived_at"))

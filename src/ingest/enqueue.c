@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "ingest/ingest_metrics.h"
+#include "ingest/writelock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -30,7 +31,8 @@ struct pb_enqueuer {
     qjob *head, *tail;
     int npending;
     int running, stopping;
-    pthread_t thread;
+    int nthreads;
+    pthread_t threads[PB_ENQUEUER_MAX_COMMITTERS];
     int64_t commits, rows;
     pthread_t ckpt_thread;
     int ckpt_running;
@@ -45,6 +47,10 @@ int pb_enqueuer_new(pb_db *db, const pb_enqueuer_options *opt, pb_enqueuer **out
     if (opt) q->opt = *opt;
     if (q->opt.max_batch <= 0) q->opt.max_batch = 256;
     if (q->opt.max_pending <= 0) q->opt.max_pending = 4096;
+    /* PostgreSQL flushes the WAL of concurrent commits together, so several committers (each
+     * with its own connection) pipeline batches; SQLite has one writer: one committer. */
+    if (q->opt.committers <= 0) q->opt.committers = db && pb_db_backend(db) == PB_DB_POSTGRES ? 4 : 1;
+    if (q->opt.committers > PB_ENQUEUER_MAX_COMMITTERS) q->opt.committers = PB_ENQUEUER_MAX_COMMITTERS;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->work, NULL);
     pthread_condattr_t ca;
@@ -58,10 +64,14 @@ int pb_enqueuer_new(pb_db *db, const pb_enqueuer_options *opt, pb_enqueuer **out
 
 static void unlink_job(pb_enqueuer *q, qjob *j)
 {
-    if (j->prev) j->prev->next = j->next;
-    else q->head = j->next;
-    if (j->next) j->next->prev = j->prev;
-    else q->tail = j->prev;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        q->head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        q->tail = j->prev;
     j->next = j->prev = NULL;
     q->npending--;
 }
@@ -91,7 +101,8 @@ static void *committer(void *arg)
             c = NULL;
             pthread_mutex_lock(&q->mu);
         }
-        while (!q->head && !q->stopping) pthread_cond_wait(&q->work, &q->mu);
+        while (!q->head && !q->stopping)
+            pthread_cond_wait(&q->work, &q->mu);
         if (!q->head && q->stopping) {
             pthread_mutex_unlock(&q->mu);
             break;
@@ -111,9 +122,14 @@ static void *committer(void *arg)
         int rc = 0;
         if (!c) {
             rc = pb_db_acquire(q->db, &c, &err);
+            if (!rc) rc = pb_queue_require_durable(c, &err);
             if (!rc && q->opt.bg_checkpoint) rc = pb_queue_wal_autocheckpoint(c, 0, &err);
         }
-        if (!rc) rc = pb_queue_enqueue_batch(c, ins, (size_t)n, inserted, &err);
+        if (!rc) {
+            int wl = pb_ingest_write_lock(q->db, 1);
+            rc = pb_queue_enqueue_batch(c, ins, (size_t)n, inserted, &err);
+            pb_ingest_write_unlock(wl);
+        }
         if (rc) {
             PB_LOG(PB_LOG_ERROR, "ingest: enqueue commit failed", PB_LS("error", err.msg), PB_LI("jobs", n));
             /* A failed connection may be broken: hand it back and take a fresh one next time. */
@@ -184,8 +200,13 @@ int pb_enqueuer_start(pb_enqueuer *q, pb_error *err)
         return 0;
     }
     q->stopping = 0;
-    int e = pthread_create(&q->thread, NULL, committer, q);
-    if (!e) q->running = 1;
+    int e = 0;
+    q->nthreads = 0;
+    for (int i = 0; i < q->opt.committers && !e; i++) {
+        e = pthread_create(&q->threads[i], NULL, committer, q);
+        if (!e) q->nthreads++;
+    }
+    if (q->nthreads) q->running = 1;
     if (!e && q->opt.bg_checkpoint && pb_db_backend(q->db) == PB_DB_SQLITE) {
         e = pthread_create(&q->ckpt_thread, NULL, checkpointer, q);
         if (!e) q->ckpt_running = 1;
@@ -205,7 +226,9 @@ void pb_enqueuer_stop(pb_enqueuer *q)
     int ck = q->ckpt_running;
     q->ckpt_running = 0;
     pthread_mutex_unlock(&q->mu);
-    if (was) pthread_join(q->thread, NULL);
+    if (was)
+        for (int i = 0; i < q->nthreads; i++)
+            pthread_join(q->threads[i], NULL);
     if (ck) pthread_join(q->ckpt_thread, NULL);
     pthread_mutex_lock(&q->mu);
     q->running = 0;
@@ -249,8 +272,10 @@ int pb_enqueuer_submit(pb_enqueuer *q, const pb_queue_in *in, int timeout_ms, in
         return pb_error_set(err, PB_EBUSY, "ingest queue is full");
     }
     j.prev = q->tail;
-    if (q->tail) q->tail->next = &j;
-    else q->head = &j;
+    if (q->tail)
+        q->tail->next = &j;
+    else
+        q->head = &j;
     q->tail = &j;
     q->npending++;
     pthread_cond_signal(&q->work);

@@ -1,11 +1,13 @@
 /* enqueue: durable group commit of inbound jobs into ops.event_queue.
  *
  * Request threads call pb_enqueuer_submit(), which links the job (owned by the caller, on its
- * stack) into a pending list and blocks on the job's own condition variable. One committer
+ * stack) into a pending list and blocks on the job's own condition variable. A committer
  * thread takes everything pending (up to max_batch), inserts it in one transaction and
  * commits — SQLite WAL with synchronous=FULL fsyncs, PostgreSQL synchronous_commit — and only
  * then wakes each submitter with its outcome. So a 200 is only ever sent for a job that is on
- * disk, and one fsync covers a whole batch.
+ * disk, and one fsync covers a whole batch. SQLite runs one committer (one writer); PostgreSQL
+ * several, each on its own connection, so batches pipeline and the server flushes the WAL of
+ * concurrent commits together.
  *
  * Overload: when max_pending jobs already wait for the committer, submit fails at once with
  * PB_EBUSY (the receiver answers 503 + Retry-After) instead of queueing without bound. A job
@@ -30,9 +32,12 @@
 
 typedef struct pb_enqueuer pb_enqueuer;
 
+#define PB_ENQUEUER_MAX_COMMITTERS 16
+
 typedef struct pb_enqueuer_options {
-    int max_batch;   /* jobs per transaction; default 256 */
-    int max_pending; /* jobs waiting for the committer before PB_EBUSY; default 4096 */
+    int committers;    /* committer threads; default 4 on PostgreSQL, 1 on SQLite */
+    int max_batch;     /* jobs per transaction; default 256 */
+    int max_pending;   /* jobs waiting for the committer before PB_EBUSY; default 4096 */
     int bg_checkpoint; /* SQLite: checkpoint from a background thread, never inside a commit */
     void (*on_commit)(void *ctx, int inserted); /* called after each commit that stored rows */
     void *on_commit_ctx;

@@ -44,6 +44,7 @@ int pb_ingest_new(pb_db *db, const pb_ingest_options *opt, pb_secret_lookup_fn s
     }
     pb_enqueuer_options eo = {.max_batch = ing->opt.max_batch,
                               .bg_checkpoint = ing->opt.bg_checkpoint,
+                              .committers = ing->opt.committers,
                               .max_pending = ing->opt.max_pending,
                               .on_commit = on_commit,
                               .on_commit_ctx = ing};
@@ -114,7 +115,8 @@ static void reply_err(pb_ingest_reply *r, int status, const char *msg, const cha
     pb_buf_putc(&b, '}');
     r->status = status;
     r->retry_after = 0;
-    pb_strlcpy(r->body, b.len && b.data[b.len - 1] == '}' ? pb_buf_cstr(&b) : "{\"error\":\"invalid request\"}",
+    pb_strlcpy(r->body,
+               b.len && b.data[b.len - 1] == '}' ? pb_buf_cstr(&b) : "{\"error\":\"invalid request\"}",
                sizeof r->body);
     pb_buf_free(&b);
 }
@@ -192,7 +194,8 @@ void pb_ingest_receive(pb_ingest *ing, const char *ws, const char *ctype, const 
     if (rc) {
         pb_im_overloaded();
         if (rc != PB_EBUSY && rc != PB_ETIMEOUT)
-            PB_LOG(PB_LOG_ERROR, "ingest: could not store webhook", PB_LS("workspace", ws), PB_LS("error", err.msg));
+            PB_LOG(PB_LOG_ERROR, "ingest: could not store webhook", PB_LS("workspace", ws),
+                   PB_LS("error", err.msg));
         reply_err(out, 503, rc == PB_EBUSY ? "overloaded, retry later" : "could not store the webhook", NULL);
         out->retry_after = 1;
         return;
@@ -214,8 +217,8 @@ static int handle_plane(pb_req *req, pb_resp *resp, void *ctx)
     pb_ingest_reply r;
     pb_im_inflight(1);
     pb_ingest_receive(ing, pb_req_param(req, "workspace"), pb_req_header(req, "Content-Type"),
-                      pb_req_header(req, "X-Plane-Signature"), pb_req_header(req, "X-Plane-Webhook-Secret"), body, len,
-                      &r);
+                      pb_req_header(req, "X-Plane-Signature"), pb_req_header(req, "X-Plane-Webhook-Secret"),
+                      body, len, &r);
     pb_im_inflight(-1);
     if (r.retry_after > 0) {
         char ra[16];
@@ -249,14 +252,15 @@ int pb_ingest_vault_lookup(void *ctx, const char *ws, pb_sig_secrets *out, pb_er
     size_t vlen = 0;
     int rc = pb_as_token_ref_get(app->db, ws, "", PB_INGEST_SECRET_PURPOSE, &name, err);
     if (!rc) rc = pb_vault_get(app->vault, name, &val, &vlen, err);
-    if (!rc && pb_ingest_secret_decode(val, out) != 0) rc = pb_error_set(err, PB_ECONFIG, "webhook secret unreadable");
+    if (!rc && pb_ingest_secret_decode(val, out) != 0)
+        rc = pb_error_set(err, PB_ECONFIG, "webhook secret unreadable");
     free(name);
     if (val) pb_vault_secret_free(val);
     return rc;
 }
 
-int pb_ingest_secret_store(pb_db *db, pb_vault *vault, const char *ws, pb_sig_scheme scheme, const char *secret,
-                           int64_t overlap_s, pb_error *err)
+int pb_ingest_secret_store(pb_db *db, pb_vault *vault, const char *ws, pb_sig_scheme scheme,
+                           const char *secret, int64_t overlap_s, pb_error *err)
 {
     if (!pb_hook_slug_ok(ws)) return pb_error_set(err, PB_EINVAL, "invalid workspace slug");
     if (!secret || strlen(secret) < 8 || strlen(secret) >= PB_SIG_SECRET_MAX)
@@ -309,12 +313,20 @@ static int mod_init(pb_app *app, pb_error *err)
     o.max_pending = (int)env_int("PB_INGEST_MAX_PENDING", 4096, 1, 1 << 20);
     o.no_store = (int)env_int("PB_INGEST_NOSTORE", 0, 0, 1);
     o.bg_checkpoint = (int)env_int("PB_INGEST_BG_CHECKPOINT", 1, 0, 1);
+    o.committers = (int)env_int("PB_INGEST_COMMITTERS", 0, 0, 16);
     o.max_backlog = env_int("PB_INGEST_MAX_BACKLOG", 1000000, 0, INT64_MAX);
     o.worker.threads = (int)env_int("PB_INGEST_WORKERS", 2, 0, 32);
     o.worker.coalesce_ms = env_int("PB_INGEST_COALESCE_MS", 100, 0, 60000);
     o.worker.lease_ms = env_int("PB_INGEST_LEASE_MS", 30000, 100, 3600000);
     o.run_worker = o.worker.threads > 0;
-    if (o.no_store) PB_LOG(PB_LOG_WARN, "ingest: PB_INGEST_NOSTORE=1: webhooks are NOT stored (benchmark mode)");
+    if (o.no_store)
+        PB_LOG(PB_LOG_WARN, "ingest: PB_INGEST_NOSTORE=1: webhooks are NOT stored (benchmark mode)");
+    /* Handlers wait for their group commit on the HTTP thread, so the thread count bounds
+     * how many webhooks one commit can batch. */
+    if (app->cfg && app->cfg->threads < 16)
+        PB_LOG(PB_LOG_INFO,
+               "ingest: few HTTP threads for group commit; set threads: 32-64 for webhook throughput",
+               PB_LI("threads", app->cfg->threads));
     int rc = pb_ingest_new(app->db, &o, pb_ingest_vault_lookup, app, &g_ingest, err);
     if (!rc) rc = pb_ingest_register_routes(g_ingest, app->srv, err);
     return rc;

@@ -18,8 +18,9 @@
  * Environment knobs (read at init): PB_INGEST_WORKERS (worker threads, 0 = none, default 2),
  * PB_INGEST_COALESCE_MS (default 100), PB_INGEST_LEASE_MS (default 30000),
  *PB_INGEST_MAX_PENDING (default 4096),
- * PB_INGEST_BG_CHECKPOINT (SQLite; default 1), PB_INGEST_MAX_BODY (bytes, default 512 KiB), PB_INGEST_MAX_BACKLOG (default 1000000), PB_INGEST_NOSTORE=1 (benchmark ceiling only:
- * verify + parse + key, answer 200 WITHOUT storing — never for production). */
+ * PB_INGEST_BG_CHECKPOINT (SQLite; default 1), PB_INGEST_COMMITTERS (0 = default), PB_INGEST_MAX_BODY (bytes,
+ *default 512 KiB), PB_INGEST_MAX_BACKLOG (default 1000000), PB_INGEST_NOSTORE=1 (benchmark ceiling only:
+ *verify + parse + key, answer 200 WITHOUT storing — never for production). */
 #ifndef PB_INGEST_INGEST_H
 #define PB_INGEST_INGEST_H
 
@@ -34,14 +35,15 @@
 typedef struct pb_ingest pb_ingest;
 
 typedef struct pb_ingest_options {
-    size_t max_body;        /* default 512 KiB */
-    int commit_timeout_ms;  /* how long a job may wait for the committer; default 10000 */
-    int max_pending;        /* enqueuer bound (503 past it); default 4096 */
-    int max_batch;          /* jobs per group commit; default 256 */
-    int no_store;           /* benchmark ceiling: answer 200 without storing */
-    int bg_checkpoint;      /* SQLite: WAL checkpoints off the commit path (enqueue.h) */
-    int64_t max_backlog;    /* 503 while more jobs than this wait in the store; 0 = no bound */
-    int run_worker;         /* 1: pb_ingest_start also starts the worker */
+    size_t max_body;       /* default 512 KiB */
+    int commit_timeout_ms; /* how long a job may wait for the committer; default 10000 */
+    int max_pending;       /* enqueuer bound (503 past it); default 4096 */
+    int max_batch;         /* jobs per group commit; default 256 */
+    int committers;        /* group-commit threads; 0 = enqueue.h default (PostgreSQL 4, SQLite 1) */
+    int no_store;          /* benchmark ceiling: answer 200 without storing */
+    int bg_checkpoint;     /* SQLite: WAL checkpoints off the commit path (enqueue.h) */
+    int64_t max_backlog;   /* 503 while more jobs than this wait in the store; 0 = no bound */
+    int run_worker;        /* 1: pb_ingest_start also starts the worker */
     pb_worker_options worker;
 } pb_ingest_options;
 

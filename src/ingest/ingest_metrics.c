@@ -15,8 +15,8 @@ static pb_series *s_depth_pending, *s_depth_leased, *s_depth_dead, *s_lag, *s_in
 
 static _Atomic int64_t backlog;
 
-static const char *const reject_names[PB_IM_REJ_COUNT] = {"signature", "content_type", "too_large", "malformed",
-                                                          "workspace"};
+static const char *const reject_names[PB_IM_REJ_COUNT] = {"signature", "content_type", "too_large",
+                                                          "malformed", "workspace"};
 static const char *const applied_names[PB_IM_APP_COUNT] = {"changed", "noop",    "stale",     "echo",
                                                            "partial", "ignored", "coalesced", "retry"};
 
@@ -31,25 +31,34 @@ static void init(void)
     static const char *const result[] = {"result", NULL};
     static const char *const state[] = {"state", NULL};
     static const double buckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
-    s_accepted = one(pb_metric_counter("planebridge_ingest_accepted_total", "Webhook jobs stored durably", NULL));
-    s_duplicate = one(pb_metric_counter("planebridge_ingest_duplicate_total",
-                                        "Webhook deliveries already stored (answered 200, nothing enqueued)", NULL));
+    s_accepted =
+        one(pb_metric_counter("planebridge_ingest_accepted_total", "Webhook jobs stored durably", NULL));
+    s_duplicate =
+        one(pb_metric_counter("planebridge_ingest_duplicate_total",
+                              "Webhook deliveries already stored (answered 200, nothing enqueued)", NULL));
     s_overloaded = one(pb_metric_counter("planebridge_ingest_overloaded_total",
                                          "Webhook deliveries refused with 503 under overload", NULL));
-    s_events = one(pb_metric_counter("planebridge_ingest_events_total", "Domain events written to the outbox", NULL));
-    s_dead_total = one(pb_metric_counter("planebridge_ingest_dead_lettered_total", "Jobs moved to dead letters", NULL));
-    s_batch = one(pb_metric_histogram("planebridge_ingest_commit_batch", "Jobs per group commit", NULL, buckets,
-                                      sizeof buckets / sizeof buckets[0]));
-    pb_metric *rej = pb_metric_counter("planebridge_ingest_rejected_total", "Webhook deliveries rejected", reason);
-    for (int i = 0; i < PB_IM_REJ_COUNT; i++) s_rejected[i] = pb_metric_series(rej, (const char *const[]){reject_names[i]});
+    s_events = one(
+        pb_metric_counter("planebridge_ingest_events_total", "Domain events written to the outbox", NULL));
+    s_dead_total =
+        one(pb_metric_counter("planebridge_ingest_dead_lettered_total", "Jobs moved to dead letters", NULL));
+    s_batch = one(pb_metric_histogram("planebridge_ingest_commit_batch", "Jobs per group commit", NULL,
+                                      buckets, sizeof buckets / sizeof buckets[0]));
+    pb_metric *rej =
+        pb_metric_counter("planebridge_ingest_rejected_total", "Webhook deliveries rejected", reason);
+    for (int i = 0; i < PB_IM_REJ_COUNT; i++)
+        s_rejected[i] = pb_metric_series(rej, (const char *const[]){reject_names[i]});
     pb_metric *app = pb_metric_counter("planebridge_ingest_applied_total", "Worker outcomes per job", result);
-    for (int i = 0; i < PB_IM_APP_COUNT; i++) s_applied[i] = pb_metric_series(app, (const char *const[]){applied_names[i]});
+    for (int i = 0; i < PB_IM_APP_COUNT; i++)
+        s_applied[i] = pb_metric_series(app, (const char *const[]){applied_names[i]});
     pb_metric *depth = pb_metric_gauge("planebridge_ingest_queue_depth", "Inbound jobs by state", state);
     s_depth_pending = pb_metric_series(depth, (const char *const[]){"pending"});
     s_depth_leased = pb_metric_series(depth, (const char *const[]){"leased"});
     s_depth_dead = pb_metric_series(depth, (const char *const[]){"dead"});
-    s_inflight = one(pb_metric_gauge("planebridge_ingest_inflight", "Webhook requests inside the receiver now", NULL));
-    s_lag = one(pb_metric_gauge("planebridge_ingest_lag_ms", "Age of the oldest unfinished inbound job", NULL));
+    s_inflight =
+        one(pb_metric_gauge("planebridge_ingest_inflight", "Webhook requests inside the receiver now", NULL));
+    s_lag =
+        one(pb_metric_gauge("planebridge_ingest_lag_ms", "Age of the oldest unfinished inbound job", NULL));
 }
 
 #define ONCE() pthread_once(&once, init)

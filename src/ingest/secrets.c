@@ -113,7 +113,8 @@ int pb_ingest_secrets_get(pb_ingest_secrets *s, const char *ws, pb_sig_secrets *
     pb_error err = {0};
     int rc = s->fn ? s->fn(s->ctx, ws, &v, &err) : PB_ENOTFOUND;
     if (rc && rc != PB_ENOTFOUND) {
-        PB_LOG(PB_LOG_ERROR, "ingest: webhook secret lookup failed", PB_LS("workspace", ws), PB_LS("error", err.msg));
+        PB_LOG(PB_LOG_ERROR, "ingest: webhook secret lookup failed", PB_LS("workspace", ws),
+               PB_LS("error", err.msg));
         OPENSSL_cleanse(&v, sizeof v);
         return rc; /* not cached: a transient store error should not stick for the TTL */
     }
@@ -140,7 +141,8 @@ int pb_ingest_secret_decode(const char *value, pb_sig_secrets *out)
     if (!value || !value[0]) return PB_EINVAL;
     if (value[0] != '{') {
         size_t n = strlen(value);
-        while (n && (value[n - 1] == '\n' || value[n - 1] == '\r')) n--; /* a secret file's newline */
+        while (n && (value[n - 1] == '\n' || value[n - 1] == '\r'))
+            n--; /* a secret file's newline */
         if (!n || n >= sizeof out->current) return PB_EINVAL;
         memcpy(out->current, value, n);
         out->current[n] = '\0';
@@ -153,20 +155,25 @@ int pb_ingest_secret_decode(const char *value, pb_sig_secrets *out)
     const cJSON *cur = cJSON_GetObjectItemCaseSensitive(j, "current");
     const cJSON *prev = cJSON_GetObjectItemCaseSensitive(j, "previous");
     const cJSON *until = cJSON_GetObjectItemCaseSensitive(j, "previous_until");
-    if (cJSON_IsString(sch) && !strcmp(sch->valuestring, "shared")) out->scheme = PB_SIG_SHARED;
-    else if (cJSON_IsString(sch) && strcmp(sch->valuestring, "hmac") != 0) goto out;
-    if (!cJSON_IsString(cur) || !cur->valuestring[0] || strlen(cur->valuestring) >= sizeof out->current) goto out;
+    if (cJSON_IsString(sch) && !strcmp(sch->valuestring, "shared"))
+        out->scheme = PB_SIG_SHARED;
+    else if (cJSON_IsString(sch) && strcmp(sch->valuestring, "hmac") != 0)
+        goto out;
+    if (!cJSON_IsString(cur) || !cur->valuestring[0] || strlen(cur->valuestring) >= sizeof out->current)
+        goto out;
     pb_strlcpy(out->current, cur->valuestring, sizeof out->current);
     if (cJSON_IsString(prev) && strlen(prev->valuestring) < sizeof out->previous) {
         pb_strlcpy(out->previous, prev->valuestring, sizeof out->previous);
-        out->previous_until_us = cJSON_IsNumber(until) ? (int64_t)until->valuedouble : 0;
+        double d = cJSON_IsNumber(until) ? until->valuedouble : 0;
+        out->previous_until_us = d > 0 && d < 9.0e18 ? (int64_t)d : 0; /* never convert out of range */
     }
     rc = 0;
 out:
     if (j) {
         /* Wipe secret copies held by the parse tree before freeing it. */
         cJSON *it;
-        cJSON_ArrayForEach(it, j) if (cJSON_IsString(it)) OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
+        cJSON_ArrayForEach(it, j) if (cJSON_IsString(it))
+            OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
     }
     cJSON_Delete(j);
     return rc;
@@ -183,13 +190,14 @@ int pb_ingest_secret_encode(const pb_sig_secrets *v, char **json)
              cJSON_AddNumberToObject(j, "previous_until", (double)v->previous_until_us);
     *json = ok ? cJSON_PrintUnformatted(j) : NULL;
     cJSON *it;
-    cJSON_ArrayForEach(it, j) if (cJSON_IsString(it)) OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
+    cJSON_ArrayForEach(it, j) if (cJSON_IsString(it))
+        OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
     cJSON_Delete(j);
     return *json ? 0 : PB_ENOMEM;
 }
 
-void pb_ingest_secret_rotate(const pb_sig_secrets *old, pb_sig_scheme scheme, const char *fresh, int64_t now_us,
-                             int64_t overlap_s, pb_sig_secrets *out)
+void pb_ingest_secret_rotate(const pb_sig_secrets *old, pb_sig_scheme scheme, const char *fresh,
+                             int64_t now_us, int64_t overlap_s, pb_sig_secrets *out)
 {
     memset(out, 0, sizeof *out);
     out->scheme = scheme;

@@ -41,7 +41,7 @@ int pb_ingest_secret_encode(const pb_sig_secrets *v, char **json);
 
 /* Computes the rotated set: `fresh` becomes current; the old current (if any, and if it
  * differs) stays valid as previous until now + overlap_s. Pure function (tests). */
-void pb_ingest_secret_rotate(const pb_sig_secrets *old, pb_sig_scheme scheme, const char *fresh, int64_t now_us,
-                             int64_t overlap_s, pb_sig_secrets *out);
+void pb_ingest_secret_rotate(const pb_sig_secrets *old, pb_sig_scheme scheme, const char *fresh,
+                             int64_t now_us, int64_t overlap_s, pb_sig_secrets *out);
 
 #endif

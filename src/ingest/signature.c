@@ -76,8 +76,10 @@ int pb_sig_verify_hmac_hex(const char *secret, const void *body, size_t len, con
     if (!secret || !secret[0] || !hex_sig) return 0;
     size_t hl = strlen(hex_sig);
     /* Tolerate surrounding whitespace a proxy may add, nothing else. */
-    while (hl && (hex_sig[hl - 1] == ' ' || hex_sig[hl - 1] == '\t')) hl--;
-    while (hl && (*hex_sig == ' ' || *hex_sig == '\t')) hex_sig++, hl--;
+    while (hl && (hex_sig[hl - 1] == ' ' || hex_sig[hl - 1] == '\t'))
+        hl--;
+    while (hl && (*hex_sig == ' ' || *hex_sig == '\t'))
+        hex_sig++, hl--;
     if (hl != 64 || pb_hex_decode(hex_sig, hl, got, sizeof got) != 0) return 0;
     if (pb_sig_hmac_sha256(secret, strlen(secret), body, len, want) != 0) return 0;
     return CRYPTO_memcmp(want, got, sizeof want) == 0;

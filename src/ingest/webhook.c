@@ -14,7 +14,8 @@
 int pb_hook_content_type_ok(const char *ct)
 {
     if (!ct) return 0;
-    while (*ct == ' ') ct++;
+    while (*ct == ' ')
+        ct++;
     static const char want[] = "application/json";
     if (strncasecmp(ct, want, sizeof want - 1) != 0) return 0;
     char c = ct[sizeof want - 1];
@@ -39,22 +40,26 @@ int pb_hook_depth_ok(const char *body, size_t len, int max_depth)
     for (size_t i = 0; i < len; i++) {
         char c = body[i];
         if (in_str) {
-            if (c == '\\') i++;
-            else if (c == '"') in_str = 0;
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
             continue;
         }
-        if (c == '"') in_str = 1;
+        if (c == '"')
+            in_str = 1;
         else if (c == '{' || c == '[') {
             if (++depth > max_depth) return 0;
-        } else if (c == '}' || c == ']') depth--;
+        } else if (c == '}' || c == ']')
+            depth--;
     }
     return 1;
 }
 
 int pb_hook_event_known(const char *e)
 {
-    return e && (!strcmp(e, "project") || !strcmp(e, "issue") || !strcmp(e, "cycle") || !strcmp(e, "module") ||
-                 !strcmp(e, "issue_comment"));
+    return e && (!strcmp(e, "project") || !strcmp(e, "issue") || !strcmp(e, "cycle") ||
+                 !strcmp(e, "module") || !strcmp(e, "issue_comment"));
 }
 
 void pb_hook_free(pb_hook *h)
@@ -93,10 +98,12 @@ static void map_v2_event(const char *name, pb_hook *h)
     memcpy(base, name, bl);
     base[bl] = '\0';
     pb_strlcpy(h->action, dot + 1, sizeof h->action);
-    if (!strcmp(base, "workitem") || !strcmp(base, "issue")) pb_strlcpy(h->event, "issue", sizeof h->event);
+    if (!strcmp(base, "workitem") || !strcmp(base, "issue"))
+        pb_strlcpy(h->event, "issue", sizeof h->event);
     else if (!strcmp(base, "workitem.comment") || !strcmp(base, "issue_comment"))
         pb_strlcpy(h->event, "issue_comment", sizeof h->event);
-    else pb_strlcpy(h->event, base, sizeof h->event);
+    else
+        pb_strlcpy(h->event, base, sizeof h->event);
 }
 
 /* SHA-256 over NUL-separated parts; the last part is the body with the volatile top-level
@@ -121,22 +128,28 @@ static size_t volatile_spans(const char *b, size_t len, span *out, size_t max)
         char ch = b[i];
         if (ch == '"') {
             size_t start = i++;
-            while (i < len && b[i] != '"') i += b[i] == '\\' ? 2 : 1;
+            while (i < len && b[i] != '"')
+                i += b[i] == '\\' ? 2 : 1;
             size_t kend = i++; /* closing quote */
             if (depth == 1 && expect_key) {
                 expect_key = 0;
                 if (kend <= len && is_volatile_key(b + start + 1, kend - start - 1) && n < max) {
                     /* skip ':' and the value */
-                    while (i < len && (b[i] == ' ' || b[i] == ':' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r')) i++;
+                    while (i < len &&
+                           (b[i] == ' ' || b[i] == ':' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+                        i++;
                     if (i < len && b[i] == '"') {
                         i++;
-                        while (i < len && b[i] != '"') i += b[i] == '\\' ? 2 : 1;
+                        while (i < len && b[i] != '"')
+                            i += b[i] == '\\' ? 2 : 1;
                         i++;
                     } else {
                         int d = 0;
                         while (i < len && !(d == 0 && (b[i] == ',' || b[i] == '}'))) {
-                            if (b[i] == '{' || b[i] == '[') d++;
-                            else if (b[i] == '}' || b[i] == ']') d--;
+                            if (b[i] == '{' || b[i] == '[')
+                                d++;
+                            else if (b[i] == '}' || b[i] == ']')
+                                d--;
                             i++;
                         }
                     }
@@ -169,7 +182,8 @@ static int sha256_hex(const unsigned char *parts[], const size_t lens[], int n, 
     size_t nsp = body ? volatile_spans(body, blen, sp, 4) : 0;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-    for (int i = 0; ok && i < n; i++) ok = EVP_DigestUpdate(c, parts[i], lens[i]) && EVP_DigestUpdate(c, "", 1);
+    for (int i = 0; ok && i < n; i++)
+        ok = EVP_DigestUpdate(c, parts[i], lens[i]) && EVP_DigestUpdate(c, "", 1);
     size_t at = 0;
     for (size_t k = 0; ok && body && k <= nsp; k++) {
         size_t to = k < nsp ? sp[k].from : blen;
@@ -233,8 +247,10 @@ int pb_hook_parse(const char *workspace, const char *body, size_t len, pb_hook *
         rc = pb_error_field(err, PB_EINVAL, "event", "missing or invalid \"event\"");
         goto out;
     }
-    if (h->v2 && strchr(event, '.')) map_v2_event(event, h);
-    else pb_strlcpy(h->event, event, sizeof h->event);
+    if (h->v2 && strchr(event, '.'))
+        map_v2_event(event, h);
+    else
+        pb_strlcpy(h->event, event, sizeof h->event);
     const char *action = str_item(h->root, "action");
     if (action) {
         if ((rc = copy_field(h->action, sizeof h->action, action, "action", err))) goto out;

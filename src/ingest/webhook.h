@@ -29,19 +29,19 @@
 struct cJSON;
 
 #define PB_HOOK_MAX_DEPTH 32
-#define PB_HOOK_KEY_MAX 80
+#define PB_HOOK_KEY_MAX   80
 
 typedef struct pb_hook {
-    char event[48];       /* normalised event name */
-    char action[16];      /* created | updated | deleted | archived | ... */
-    char object_id[64];   /* data.id (or v2 entity_id) */
-    char workspace_id[64];/* Plane's workspace UUID, "" if absent */
-    char actor_id[64];    /* activity.actor.id (CE) or "" */
-    char field[64];       /* activity.field (CE) or "" */
-    int v2;               /* 1 for the v2 format */
-    int64_t updated_at;   /* data.updated_at in µs, 0 when absent/unparsable */
-    struct cJSON *root;   /* owned; the whole parsed body */
-    struct cJSON *data;   /* borrowed from root: the "data" object */
+    char event[48];        /* normalised event name */
+    char action[16];       /* created | updated | deleted | archived | ... */
+    char object_id[64];    /* data.id (or v2 entity_id) */
+    char workspace_id[64]; /* Plane's workspace UUID, "" if absent */
+    char actor_id[64];     /* activity.actor.id (CE) or "" */
+    char field[64];        /* activity.field (CE) or "" */
+    int v2;                /* 1 for the v2 format */
+    int64_t updated_at;    /* data.updated_at in µs, 0 when absent/unparsable */
+    struct cJSON *root;    /* owned; the whole parsed body */
+    struct cJSON *data;    /* borrowed from root: the "data" object */
     char key[PB_HOOK_KEY_MAX];
 } pb_hook;
 

@@ -6,6 +6,7 @@
 #include "ingest/apply.h"
 #include "ingest/ingest_metrics.h"
 #include "ingest/webhook.h"
+#include "ingest/writelock.h"
 #include "store/mirror_store.h"
 #include "store/queue_store.h"
 
@@ -52,7 +53,7 @@ static void fill_defaults(pb_worker_options *o)
 typedef struct jstate {
     pb_queue_job *job;
     pb_hook hook;
-    int parsed;      /* 1 when hook is valid */
+    int parsed; /* 1 when hook is valid */
     int parse_rc;
     char perr[PB_ERROR_MSG_MAX];
 } jstate;
@@ -79,7 +80,8 @@ static int same_group(const jstate *a, const jstate *b)
 static int64_t backoff_us(const pb_worker_options *o, int attempts)
 {
     int64_t ms = o->backoff_base_ms;
-    for (int i = 1; i < attempts && ms < o->backoff_max_ms; i++) ms *= 2;
+    for (int i = 1; i < attempts && ms < o->backoff_max_ms; i++)
+        ms *= 2;
     if (ms > o->backoff_max_ms) ms = o->backoff_max_ms;
     /* ±20% jitter so a burst of failures does not retry in lockstep. */
     double f = 0.8 + 0.4 * (double)(pb_random_u64() % 10001) / 10000.0;
@@ -102,8 +104,10 @@ static int apply_group(pb_conn *c, jstate *js, int from, int to, int64_t now, pb
 {
     int winner = -1, del = -1, rc = 0;
     for (int i = from; i < to; i++) {
-        if (!strcmp(js[i].hook.action, "deleted")) del = i;
-        else winner = i; /* sorted by updated_at, id: the last one is the newest */
+        if (!strcmp(js[i].hook.action, "deleted"))
+            del = i;
+        else
+            winner = i; /* sorted by updated_at, id: the last one is the newest */
     }
     pb_apply_result res;
     if (winner >= 0) {
@@ -148,8 +152,12 @@ int pb_worker_run_once(pb_conn *c, const pb_worker_options *opt_in, const char *
     size_t n = 0;
     jstate *js = NULL;
     refetch_note *notes = NULL;
-    int rc = pb_queue_claim(c, worker_id, now, opt.lease_ms * 1000, now - opt.coalesce_ms * 1000, opt.batch, &jobs,
-                            &n, err);
+    pb_db *db = pb_conn_db(c);
+    int wl = pb_ingest_write_lock(db, 0);
+    int rc = pb_queue_claim(c, worker_id, now, opt.lease_ms * 1000, now - opt.coalesce_ms * 1000, opt.batch,
+                            &jobs, &n, err);
+    pb_ingest_write_unlock(wl);
+    wl = 0;
     if (rc || n == 0) {
         pb_queue_jobs_free(jobs, n);
         return rc;
@@ -172,13 +180,15 @@ int pb_worker_run_once(pb_conn *c, const pb_worker_options *opt_in, const char *
     qsort(js, n, sizeof *js, cmp_jstate);
 
     now = pb_now_us();
+    wl = pb_ingest_write_lock(db, 0);
     rc = pb_conn_begin_write(c, err);
     if (rc) goto out;
     size_t i = 0;
     size_t nnotes = 0;
     while (i < n) {
         size_t j = i + 1;
-        while (j < n && same_group(&js[i], &js[j])) j++;
+        while (j < n && same_group(&js[i], &js[j]))
+            j++;
         if (!js[i].parsed) {
             /* A stored body that does not parse never will: dead letter at once. */
             rc = pb_queue_dead(c, js[i].job->id, worker_id, now, js[i].perr, err);
@@ -193,7 +203,8 @@ int pb_worker_run_once(pb_conn *c, const pb_worker_options *opt_in, const char *
         if (rc) goto fail;
         refetch_note note = {0};
         int arc = apply_group(c, js, (int)i, (int)j, now, t, &note, &aerr);
-        for (size_t k = i; !arc && k < j; k++) arc = pb_queue_ack(c, js[k].job->id, worker_id, now, NULL, &aerr);
+        for (size_t k = i; !arc && k < j; k++)
+            arc = pb_queue_ack(c, js[k].job->id, worker_id, now, NULL, &aerr);
         if (arc) {
             rc = savepoint(c, "ROLLBACK TO SAVEPOINT pb_ingest_group", err);
             if (rc) goto fail;
@@ -204,7 +215,8 @@ int pb_worker_run_once(pb_conn *c, const pb_worker_options *opt_in, const char *
                     t->dead++;
                     pb_im_dead(1);
                 } else {
-                    rc = pb_queue_retry(c, jb->id, worker_id, now + backoff_us(&opt, jb->attempts), aerr.msg, err);
+                    rc = pb_queue_retry(c, jb->id, worker_id, now + backoff_us(&opt, jb->attempts), aerr.msg,
+                                        err);
                     t->retried++;
                     pb_im_applied(PB_IM_APP_RETRY, 1);
                 }
@@ -222,16 +234,20 @@ int pb_worker_run_once(pb_conn *c, const pb_worker_options *opt_in, const char *
     }
     rc = pb_conn_commit(c, err);
     if (rc) goto fail;
+    pb_ingest_write_unlock(wl); /* before the refetch hook, which may talk to the network */
+    wl = 0;
     pb_im_events((uint64_t)t->events);
     if (opt.refetch)
-        for (size_t k = 0; k < nnotes; k++) opt.refetch(opt.refetch_ctx, notes[k].workspace, notes[k].type, notes[k].id,
-                                                        notes[k].reason);
+        for (size_t k = 0; k < nnotes; k++)
+            opt.refetch(opt.refetch_ctx, notes[k].workspace, notes[k].type, notes[k].id, notes[k].reason);
     goto out;
 fail:
     pb_conn_rollback(c);
 out:
+    pb_ingest_write_unlock(wl);
     if (js)
-        for (size_t k = 0; k < n; k++) pb_hook_free(&js[k].hook);
+        for (size_t k = 0; k < n; k++)
+            pb_hook_free(&js[k].hook);
     free(js);
     free(notes);
     pb_queue_jobs_free(jobs, n);
@@ -287,7 +303,8 @@ static void *worker_main(void *arg)
             }
         }
         if (rc) {
-            PB_LOG(PB_LOG_ERROR, "ingest worker: store error", PB_LS("worker", wt->id), PB_LS("error", err.msg));
+            PB_LOG(PB_LOG_ERROR, "ingest worker: store error", PB_LS("worker", wt->id),
+                   PB_LS("error", err.msg));
             pb_db_release(w->db, c);
             c = NULL;
         }
@@ -297,7 +314,8 @@ static void *worker_main(void *arg)
         c = NULL;
         /* Sleep until woken, but never longer than the coalescing window or poll interval. */
         int64_t ms = rc ? 1000 : w->opt.poll_ms;
-        if (!rc && t.claimed == 0 && w->opt.coalesce_ms > 0 && w->opt.coalesce_ms < ms) ms = w->opt.coalesce_ms;
+        if (!rc && t.claimed == 0 && w->opt.coalesce_ms > 0 && w->opt.coalesce_ms < ms)
+            ms = w->opt.coalesce_ms;
         struct timespec dl;
         clock_gettime(CLOCK_MONOTONIC, &dl);
         int64_t ns = (int64_t)dl.tv_nsec + ms * 1000000;
@@ -325,6 +343,9 @@ int pb_worker_new(pb_db *db, const pb_worker_options *opt, pb_worker **out, pb_e
     if (!w) return pb_error_set(err, PB_ENOMEM, "out of memory");
     w->db = db;
     if (opt) w->opt = *opt;
+    /* SQLite has one writer: a worker's transaction holds the lock the group committer
+     * needs, so keep it short there; PostgreSQL workers batch more per commit. */
+    if (w->opt.batch <= 0) w->opt.batch = pb_db_backend(db) == PB_DB_SQLITE ? 16 : 64;
     fill_defaults(&w->opt);
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_t ca;
@@ -383,7 +404,8 @@ void pb_worker_stop(pb_worker *w)
     w->stopping = 1;
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->mu);
-    for (int i = 0; i < w->nthreads; i++) pthread_join(w->threads[i], NULL);
+    for (int i = 0; i < w->nthreads; i++)
+        pthread_join(w->threads[i], NULL);
     w->nthreads = 0;
     w->running = 0;
 }

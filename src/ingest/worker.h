@@ -34,7 +34,7 @@ typedef void (*pb_ingest_refetch_fn)(void *ctx, const char *workspace, const cha
 
 typedef struct pb_worker_options {
     int threads;             /* default 2 */
-    int batch;               /* jobs per claim; default 64 */
+    int batch;               /* jobs per claim; default 16 on SQLite (short write locks), 64 on PostgreSQL */
     int64_t lease_ms;        /* default 30000 */
     int64_t coalesce_ms;     /* minimum job age before a claim; default 100 */
     int max_attempts;        /* default 8 */

@@ -224,16 +224,24 @@ static cJSON *sorted(const cJSON *arr)
     return out;
 }
 
+/* Records are kept per project ("item:<project id>"): a project deleted and created again,
+ * or a file imported into another project, starts from no record. refresh ignores the work
+ * items' records (memberships and relations are re-sent only when they changed). */
 static int rec_get(ap *a, const char *kind, const char *xid, char id[64], char hash[80])
 {
     id[0] = hash[0] = 0;
-    return pb_ps_obj_get(a->db, a->slug, a->tname, kind, a->xsrc, xid, id, hash, NULL);
+    if ((a->o->refresh && !strcmp(kind, "item")) || !a->project_id[0]) return PB_ENOTFOUND;
+    char k[128];
+    snprintf(k, sizeof k, "%s:%s", kind, a->project_id);
+    return pb_ps_obj_get(a->db, a->slug, a->tname, k, a->xsrc, xid, id, hash, NULL);
 }
 
 static void rec_put(ap *a, const char *kind, const char *xid, const char *id, const char *hash)
 {
-    if (a->o->dry_run) return;
-    pb_ps_obj_put(a->db, a->slug, a->tname, kind, a->xsrc, xid, id, hash, NULL);
+    if (a->o->dry_run || !a->project_id[0]) return;
+    char k[128];
+    snprintf(k, sizeof k, "%s:%s", kind, a->project_id);
+    pb_ps_obj_put(a->db, a->slug, a->tname, k, a->xsrc, xid, id, hash, NULL);
 }
 
 /* ------------------------------------------------------------------ project */
@@ -369,6 +377,7 @@ static int need_members(const cJSON *spec)
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(spec, "items"))
     {
         if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(it, "assignees")) > 0) return 1;
+        if (cJSON_GetObjectItemCaseSensitive(it, "created_by_email")) return 1;
     }
     return 0;
 }
@@ -479,7 +488,17 @@ static int do_named(ap *a, const char *kind, const char *coll, cJSON *map, cJSON
     cJSON *cur = NULL;
     int is_state = !strcmp(kind, "state");
     const cJSON *want = cJSON_GetObjectItemCaseSensitive(a->spec, coll);
-    if (cJSON_GetArraySize(want) == 0 && cJSON_GetArraySize(extra_names) == 0 && !is_state) return 0;
+    if (cJSON_GetArraySize(want) == 0 && cJSON_GetArraySize(extra_names) == 0) {
+        if (!is_state) return 0;
+        /* states are listed only when some item names a state or a state group */
+        int used = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(a->spec, "items"))
+        {
+            if (js(it, "state") || js(it, "state_group")) used = 1;
+        }
+        if (!used) return 0;
+    }
     if (a->project_id[0] && !(a->project_new && !is_state)) {
         char base[256];
         snprintf(base, sizeof base, "projects/%s/%s/", a->project_id, coll);
@@ -912,6 +931,14 @@ static int do_items(ap *a)
             cJSON *body = cJSON_Duplicate(doc, 1);
             cJSON_AddStringToObject(body, "external_source", a->xsrc);
             cJSON_AddStringToObject(body, "external_id", xid);
+            /* imported history, on create only (not part of the compared document) */
+            if (js(it, "created_at")) cJSON_AddStringToObject(body, "created_at", js(it, "created_at"));
+            if (js(it, "created_by_email")) {
+                char em[256];
+                pb_strlcpy(em, js(it, "created_by_email"), sizeof em);
+                lower(em);
+                if (js(a->members, em)) cJSON_AddStringToObject(body, "created_by", js(a->members, em));
+            }
             if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(body, "parent")))
                 cJSON_DeleteItemFromObjectCaseSensitive(body, "parent");
             rc = call(a, "POST", body, &st, &r, "projects/%s/work-items/", a->project_id);
@@ -993,12 +1020,27 @@ static int do_items(ap *a)
 
 /* ------------------------------------------------------------------ memberships, relations */
 
+/* 1 when id (a plane id) is one of this spec's items. */
+static int managed_item(ap *a, const char *id)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a->items)
+    {
+        if (cJSON_IsString(e) && !strcmp(e->valuestring, id)) return 1;
+    }
+    return 0;
+}
+
+/* Cycle/module membership: one POST with the missing items; items of this spec that are no
+ * longer wanted there are taken out (DELETE), items added in Plane by hand are left alone.
+ * Nothing is read or written while the recorded hash of the wanted set is unchanged. */
 static int do_memberships(ap *a, const char *coll, const char *kind, cJSON *map)
 {
     const cJSON *want = cJSON_GetObjectItemCaseSensitive(a->spec, coll);
     const cJSON *c;
     int rc = 0, st = 0;
     int is_cycle = !strcmp(coll, "cycles");
+    const char *sub = is_cycle ? "cycle-issues" : "module-issues";
     cJSON_ArrayForEach(c, want)
     {
         const char *key = js(c, "key"), *xid = js(c, "external_id");
@@ -1008,7 +1050,7 @@ static int do_memberships(ap *a, const char *coll, const char *kind, cJSON *map)
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(a->spec, "items"))
         {
             const char *iid = js(a->items, js(it, "external_id"));
-            if (!iid || !strcmp(iid, "(planned)")) continue;
+            if (!iid || !iid[0] || !strcmp(iid, "(planned)")) continue;
             int in = 0;
             if (is_cycle) in = same_str(js(it, "cycle"), key);
             else {
@@ -1020,44 +1062,85 @@ static int do_memberships(ap *a, const char *coll, const char *kind, cJSON *map)
             }
             if (in) cJSON_AddItemToArray(ids, cJSON_CreateString(iid));
         }
-        if (cJSON_GetArraySize(ids) == 0) {
-            cJSON_Delete(ids);
-            continue;
-        }
         cJSON *s = sorted(ids);
         cJSON_Delete(ids);
         char h[65], rid[64], rh[80];
         hash_json(s, h);
         int had = cid && rec_get(a, kind, xid, rid, rh) == 0;
-        if (had && !strcmp(rh, h)) {
-            note(a, kind, xid, "unchanged", NULL, NULL);
+        if ((had && !strcmp(rh, h)) || (!had && cJSON_GetArraySize(s) == 0)) {
+            if (had) note(a, kind, xid, "unchanged", NULL, NULL);
             cJSON_Delete(s);
             continue;
         }
         if (a->o->dry_run || !cid) {
-            note(a, kind, xid, cid || a->o->dry_run ? "update" : "failed", NULL, cid || a->o->dry_run ? NULL : "no such cycle/module");
+            note(a, kind, xid, cid || a->o->dry_run ? (had ? "update" : "create") : "failed", NULL,
+                 cid || a->o->dry_run ? NULL : "no such cycle/module");
             cJSON_Delete(s);
             continue;
         }
-        cJSON *body = cJSON_CreateObject();
-        cJSON_AddItemToObject(body, "issues", s);
-        cJSON *r = NULL;
-        rc = call(a, "POST", body, &st, &r, "projects/%s/%s/%s/%s/", a->project_id, coll, cid,
-                  is_cycle ? "cycle-issues" : "module-issues");
-        cJSON_Delete(body);
-        if (rc) {
+        /* the live members (skipped for a cycle/module created in this run: it is empty) */
+        cJSON *live = NULL;
+        if (!a->project_new) {
+            char base[300];
+            snprintf(base, sizeof base, "projects/%s/%s/%s/%s/", a->project_id, coll, cid, sub);
+            rc = list_all(a, base, &live);
+            if (rc) {
+                cJSON_Delete(live);
+                cJSON_Delete(s);
+                break;
+            }
+        }
+        cJSON *add = cJSON_CreateArray();
+        const cJSON *e;
+        cJSON_ArrayForEach(e, s)
+        {
+            int present = 0;
+            const cJSON *l;
+            cJSON_ArrayForEach(l, live)
+            {
+                const char *lid = js(l, "issue") ? js(l, "issue") : js(l, "id");
+                if (lid && !strcmp(lid, e->valuestring)) present = 1;
+            }
+            if (!present) cJSON_AddItemToArray(add, cJSON_CreateString(e->valuestring));
+        }
+        char err1[300] = "";
+        int changed = 0;
+        if (cJSON_GetArraySize(add) > 0) {
+            cJSON *body = cJSON_CreateObject();
+            cJSON_AddItemToObject(body, "issues", add);
+            add = NULL;
+            cJSON *r = NULL;
+            rc = call(a, "POST", body, &st, &r, "projects/%s/%s/%s/%s/", a->project_id, coll, cid, sub);
+            cJSON_Delete(body);
+            if (!rc && st != 200 && st != 201) answer_error(r, st, err1, sizeof err1);
             cJSON_Delete(r);
-            break;
+            changed = 1;
         }
-        if (st == 200 || st == 201) {
-            rec_put(a, kind, xid, cid, h);
-            note(a, kind, xid, had ? "update" : "create", NULL, NULL);
-        } else {
-            char m[300];
-            answer_error(r, st, m, sizeof m);
-            note(a, kind, xid, "failed", NULL, m);
+        cJSON_Delete(add);
+        const cJSON *l;
+        cJSON_ArrayForEach(l, live)
+        {
+            if (rc) break;
+            const char *lid = js(l, "issue") ? js(l, "issue") : js(l, "id");
+            if (!lid || !managed_item(a, lid)) continue;
+            int wanted = 0;
+            cJSON_ArrayForEach(e, s)
+            {
+                if (!strcmp(e->valuestring, lid)) wanted = 1;
+            }
+            if (wanted) continue;
+            cJSON *r = NULL;
+            rc = call(a, "DELETE", NULL, &st, &r, "projects/%s/%s/%s/%s/%s/", a->project_id, coll, cid, sub, lid);
+            if (!rc && st >= 300 && st != 404 && !err1[0]) answer_error(r, st, err1, sizeof err1);
+            cJSON_Delete(r);
+            changed = 1;
         }
-        cJSON_Delete(r);
+        cJSON_Delete(live);
+        cJSON_Delete(s);
+        if (rc) break;
+        if (!err1[0]) rec_put(a, kind, xid, cid, h);
+        note(a, kind, xid, err1[0] ? "failed" : (!changed ? "unchanged" : had ? "update" : "create"), NULL,
+             err1[0] ? err1 : NULL);
     }
     return rc;
 }
@@ -1232,6 +1315,12 @@ static int64_t count_objects(const cJSON *spec)
     int64_t n = 1;
     static const char *const k[] = {"members", "states", "labels", "cycles", "modules", NULL};
     for (int i = 0; k[i]; i++) n += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, k[i]));
+    /* memberships: one per cycle and module */
+    n += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "cycles"));
+    n += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "modules"));
+    cJSON *extra = item_label_names(spec);
+    n += cJSON_GetArraySize(extra);
+    cJSON_Delete(extra);
     const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(spec, "items"))
     {
@@ -1241,6 +1330,15 @@ static int64_t count_objects(const cJSON *spec)
         if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(it, "comments")) > 0) n++;
     }
     return n;
+}
+
+int pb_pop_pinned_today(pb_db *db, pb_pop_target *t, const char *template_name, const char *instance, char out[11])
+{
+    char k[160], id[64], h[80];
+    snprintf(k, sizeof k, "today:%s", template_name);
+    int rc = pb_ps_obj_get(db, pb_pop_target_slug(t), pb_pop_target_name(t), k, "planebridge", instance, id, h, NULL);
+    if (!rc) pb_strlcpy(out, id, 11);
+    return rc;
 }
 
 int pb_pop_apply(pb_pop_target *t, pb_db *db, const cJSON *spec, const pb_pop_opts *o, cJSON **report, pb_error *err)
@@ -1285,6 +1383,14 @@ int pb_pop_apply(pb_pop_target *t, pb_db *db, const cJSON *spec, const pb_pop_op
         if (rc) goto out;
         rc = pb_ps_run_begin(db, &a.run, &a.resumed, err);
         if (rc) goto out;
+        /* a template instance keeps the "today" of its first apply (see pb_pop_pinned_today) */
+        const char *today = js(spec, "today"), *tpl = js(spec, "template");
+        if (today && tpl && inst) {
+            char k[160], id[64], h[80];
+            snprintf(k, sizeof k, "today:%s", tpl);
+            if (pb_ps_obj_get(db, a.slug, a.tname, k, "planebridge", inst, id, h, NULL) == PB_ENOTFOUND)
+                pb_ps_obj_put(db, a.slug, a.tname, k, "planebridge", inst, today, "", NULL);
+        }
     }
     a.run.total = count_objects(spec);
     a.run.done = 0;
@@ -1308,6 +1414,11 @@ int pb_pop_apply(pb_pop_target *t, pb_db *db, const cJSON *spec, const pb_pop_op
     if (!rc) rc = do_memberships(&a, "modules", "module-issues", a.modules);
     if (!rc) rc = do_relations(&a);
     if (!rc) rc = do_comments(&a);
+    if (!rc && o->progress && a.run.done != a.run.total) {
+        /* estimates (skipped memberships) settle at the end */
+        a.run.total = a.run.done;
+        o->progress(o->progress_ctx, a.run.done, a.run.total);
+    }
 
 out:;
     pb_pop_target_stats st;

@@ -9,7 +9,8 @@
  *     record, one listing of the project's items (per_page=1000). A POST answered 409 adopts
  *     the existing id (Plane's duplicate answer) and continues as an update;
  *   - an item whose desired document hash equals the recorded one costs nothing (no read, no
- *     write): edits made in Plane survive a re-apply of an unchanged template; an item whose
+ *     write): edits made in Plane survive a re-apply of an unchanged template (and an item
+ *     deleted in Plane is not recreated unless refresh is set); an item whose
  *     document changed is compared with the live object and PATCHed with only the fields
  *     that differ;
  *   - cycle and module memberships are sent as one POST per cycle/module, relations as one
@@ -40,6 +41,7 @@ typedef struct pb_pop_opts {
     pb_pop_progress_fn progress;
     void *progress_ctx;
     int64_t exit_after_writes; /* tests: _exit(137) after this many writes (a simulated kill -9); 0 = off */
+    int refresh;               /* ignore the work items' records: list and compare every item with the live one */
     int64_t stop_after_writes; /* tests: fail with PB_ESTATE before write N+1 (an interruption); 0 = off */
 } pb_pop_opts;
 
@@ -53,5 +55,10 @@ typedef struct pb_pop_opts {
  * report is filled as far as it got, when *report is non-NULL). */
 int pb_pop_apply(pb_pop_target *t, pb_db *db, const cJSON *spec, const pb_pop_opts *o, cJSON **report,
                  pb_error *err);
+
+/* The "today" (YYYY-MM-DD) the first apply of this template instance used on this target, so
+ * callers can expand the template with it again: relative dates then stay where they were.
+ * PB_ENOTFOUND before the first apply. */
+int pb_pop_pinned_today(pb_db *db, pb_pop_target *t, const char *template_name, const char *instance, char out[11]);
 
 #endif

@@ -395,9 +395,36 @@ static int jira_date(const char *s, char out[11])
     return pb_date_valid(out) ? PB_EINVAL : 0;
 }
 
+/* Jira's "Created": "2026-01-02 10:00", ISO with "+0000", or "15/Feb/26 5:00 PM" (date
+ * only) -> Plane's ISO timestamp; 0 or PB_EINVAL. */
+static int jira_time(const char *s, char *out, size_t n)
+{
+    while (*s == ' ') s++;
+    char buf[64];
+    int64_t us = 0;
+    if (strlen(s) >= 10 && s[4] == '-' && s[7] == '-') {
+        pb_strlcpy(buf, s, sizeof buf);
+        if (strlen(buf) > 10 && buf[10] == ' ') buf[10] = 'T';
+        size_t l = strlen(buf);
+        /* "+0000" -> "+00:00" */
+        if (l >= 5 && (buf[l - 5] == '+' || buf[l - 5] == '-') && l + 1 < sizeof buf && buf[l - 3] != ':') {
+            memmove(buf + l - 1, buf + l - 2, 3);
+            buf[l - 2] = ':';
+        }
+        if (strlen(buf) == 16) pb_strlcpy(buf + 16, ":00", sizeof buf - 16); /* minutes only */
+        if (pb_time_parse(buf, &us)) return PB_EINVAL;
+    } else {
+        char d[11];
+        if (jira_date(s, d) || pb_time_parse(d, &us)) return PB_EINVAL;
+    }
+    pb_time_iso(us, out, n);
+    return 0;
+}
+
 typedef struct jrow {
     int line;
     const char *key, *summary, *type, *status, *category, *priority, *assignee, *parent, *due, *description;
+    const char *reporter, *created;
     cJSON *labels;      /* borrowed array of strings */
     const char *desc_html; /* already HTML (ADF) or NULL */
 } jrow;
@@ -464,6 +491,13 @@ static void jira_item(cJSON *spec, cJSON *rows, cJSON *seen, const jrow *j)
         else cJSON_AddStringToObject(o, "target_date", d);
     }
     if (!is_blank(j->parent)) add_trimmed(o, "parent", j->parent);
+    /* import history: set on create only (Plane accepts created_at/created_by on POST) */
+    if (!is_blank(j->created)) {
+        char ts[40];
+        if (jira_time(j->created, ts, sizeof ts)) row_note(rows, j->line, key, "warning", "unreadable created date '%s' left out", j->created);
+        else cJSON_AddStringToObject(o, "created_at", ts);
+    }
+    if (!is_blank(j->reporter) && strchr(j->reporter, '@')) add_trimmed(o, "created_by_email", j->reporter);
     cJSON_AddItemToObject(o, "modules", cJSON_CreateArray());
     cJSON_AddItemToObject(o, "relations", cJSON_CreateObject());
     cJSON_AddNumberToObject(o, "_line", j->line);
@@ -485,16 +519,19 @@ int pb_import_jira_csv(const char *text, size_t len, cJSON **spec, cJSON **rows,
     }
     int c_sum = pb_csv_col(t, "Summary"), c_key = pb_csv_col(t, "Issue key"), c_type = pb_csv_col(t, "Issue Type"),
         c_st = pb_csv_col(t, "Status"), c_pr = pb_csv_col(t, "Priority"), c_as = pb_csv_col(t, "Assignee"),
-        c_par = pb_csv_col(t, "Parent"), c_due = pb_csv_col(t, "Due date"), c_desc = pb_csv_col(t, "Description");
+        c_par = pb_csv_col(t, "Parent"), c_due = pb_csv_col(t, "Due date"), c_desc = pb_csv_col(t, "Description"),
+        c_rep = pb_csv_col(t, "Reporter"), c_cr = pb_csv_col(t, "Created");
     if (c_par < 0) c_par = pb_csv_col(t, "Parent key");
     if (c_sum < 0 || c_key < 0) {
         pb_csv_free(t);
         return pb_error_set(err, PB_EINVAL, "a Jira CSV needs the 'Summary' and 'Issue key' columns");
     }
     /* Jira repeats the Labels column once per label */
-    int lab_cols[64], nlab = 0;
-    for (size_t i = 0; i < t->r[0].n && nlab < 64; i++)
-        if (!strcasecmp(t->r[0].f[i], "Labels")) lab_cols[nlab++] = (int)i;
+    int lab_cols[64], nlab = 0, com_cols[64], ncom = 0;
+    for (size_t i = 0; i < t->r[0].n; i++) {
+        if (!strcasecmp(t->r[0].f[i], "Labels") && nlab < 64) lab_cols[nlab++] = (int)i;
+        if (!strcasecmp(t->r[0].f[i], "Comment") && ncom < 64) com_cols[ncom++] = (int)i;
+    }
     cJSON *s = new_spec("jira"), *r = cJSON_CreateArray(), *seen = cJSON_CreateObject();
     for (size_t i = 1; i < t->n; i++) {
         const pb_csv_record *rec = &t->r[i];
@@ -516,14 +553,42 @@ int pb_import_jira_csv(const char *text, size_t len, cJSON **spec, cJSON **rows,
                   .parent = pb_csv_get(rec, c_par),
                   .due = pb_csv_get(rec, c_due),
                   .description = pb_csv_get(rec, c_desc),
+                  .reporter = pb_csv_get(rec, c_rep),
+                  .created = pb_csv_get(rec, c_cr),
                   .labels = labels};
         char prio[64];
         snprintf(prio, sizeof prio, "%s", j.priority);
         char *pt = trimdup(prio);
         j.priority = pt;
+        int before = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "items"));
         jira_item(s, r, seen, &j);
         free(pt);
         cJSON_Delete(labels);
+        /* Jira's "Comment" columns: "date;author;body" */
+        cJSON *items = cJSON_GetObjectItemCaseSensitive(s, "items");
+        if (ncom && cJSON_GetArraySize(items) > before) {
+            cJSON *last = cJSON_GetArrayItem(items, cJSON_GetArraySize(items) - 1);
+            cJSON *comments = cJSON_CreateArray();
+            for (int k = 0; k < ncom; k++) {
+                const char *cv = pb_csv_get(rec, com_cols[k]);
+                if (is_blank(cv)) continue;
+                const char *b1 = strchr(cv, ';');
+                const char *b2 = b1 ? strchr(b1 + 1, ';') : NULL;
+                const char *body = b2 ? b2 + 1 : cv;
+                cJSON *co = cJSON_CreateObject();
+                char cid[300];
+                snprintf(cid, sizeof cid, "%s/comment/%d", js(last, "external_id"), k + 1);
+                cJSON_AddStringToObject(co, "external_id", cid);
+                pb_buf cb;
+                pb_buf_init(&cb, (size_t)1 << 20);
+                pb_md_to_html(body, strlen(body), &cb);
+                cJSON_AddStringToObject(co, "comment_html", pb_buf_cstr(&cb));
+                pb_buf_free(&cb);
+                cJSON_AddItemToArray(comments, co);
+            }
+            if (cJSON_GetArraySize(comments)) cJSON_AddItemToObject(last, "comments", comments);
+            else cJSON_Delete(comments);
+        }
     }
     check_parents(s, r);
     cJSON_Delete(seen);
@@ -609,6 +674,7 @@ int pb_import_jira_json(const char *text, size_t len, cJSON **spec, cJSON **rows
         const cJSON *asg = cJSON_GetObjectItemCaseSensitive(f, "assignee");
         const cJSON *par = cJSON_GetObjectItemCaseSensitive(f, "parent");
         const cJSON *desc = cJSON_GetObjectItemCaseSensitive(f, "description");
+        const cJSON *rep = cJSON_GetObjectItemCaseSensitive(f, "reporter");
         const char *assignee = js(asg, "emailAddress");
         if (!assignee) assignee = js(asg, "displayName");
         if (!assignee && cJSON_IsString(asg)) assignee = asg->valuestring;
@@ -634,6 +700,8 @@ int pb_import_jira_json(const char *text, size_t len, cJSON **spec, cJSON **rows
                   .parent = parent,
                   .due = js(f, "duedate"),
                   .description = cJSON_IsString(desc) ? desc->valuestring : NULL,
+                  .reporter = js(rep, "emailAddress"),
+                  .created = js(f, "created"),
                   .labels = cJSON_IsArray(lab) ? (cJSON *)(uintptr_t)lab : NULL,
                   .desc_html = adf ? pb_buf_cstr(&h) : NULL};
         jira_item(s, r, seen, &j);
@@ -819,12 +887,9 @@ int pb_export_project(pb_pop_target *t, const char *project_id, cJSON **out, pb_
     int st = 0;
     cJSON *proj = NULL, *wsm = NULL, *pm = NULL, *states = NULL, *labels = NULL, *cycles = NULL, *modules = NULL,
           *items = NULL, *doc = NULL, *id2x = NULL, *id2email = NULL, *id2state = NULL, *id2label = NULL;
-    int rc = pb_pop_call(t, "GET", "projects/?per_page=1000", NULL, &st, &proj, err);
-    cJSON_Delete(proj);
-    proj = NULL;
     char path[256];
     snprintf(path, sizeof path, "projects/%s/", project_id);
-    if (!rc) rc = pb_pop_call(t, "GET", path, NULL, &st, &proj, err);
+    int rc = pb_pop_call(t, "GET", path, NULL, &st, &proj, err);
     if (!rc && st != 200) rc = pb_error_set(err, PB_ENOTFOUND, "project %s: HTTP %d", project_id, st);
     if (rc) goto out;
     const char *ident = js(proj, "identifier") ? js(proj, "identifier") : "P";

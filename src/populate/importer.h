@@ -8,6 +8,11 @@
  * CSV records) and {"line","key","warning"} for rows imported with something left out
  * (unknown parent, unparseable due date...). The spec holds only the good rows.
  *
+ * Jira extras: status categories map to state groups (a state named like the status wins),
+ * the issue type becomes a label, comments (JSON comment.comments, CSV "Comment" columns)
+ * become work-item comments with external ids, Created/Reporter become created_at/created_by
+ * on create.
+ *
  * External ids: Plane CSV — the external_id column, else "csv:<slug of name>" (a repeated
  * name gets "-2", "-3"...), external_source "csv"; Jira — the issue key, external_source
  * "jira". Re-importing the same file updates and never duplicates. */

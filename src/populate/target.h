@@ -3,7 +3,8 @@
  *   - the local standalone workspace: requests run in-process through pb_server_handle_raw on
  *     a server built with the app's API and auth modules but never listening (same routing,
  *     auth, validation and serializers as the daemon; no daemon needed). A temporary API key
- *     of the acting admin (created here, revoked by pb_pop_target_free) authenticates them;
+ *     of the acting admin (created here, revoked by pb_pop_target_free; it expires by itself
+ *     after 6 hours when the process is killed) authenticates them;
  *   - an upstream Plane (a connected workspace, or any Plane-compatible server such as a
  *     second planebridge): requests go through the libcurl client and the shared rate
  *     governor of src/sync (pb_gov_get: one budget per upstream key per process, shared

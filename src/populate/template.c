@@ -113,13 +113,15 @@ static void today_str(char out[11])
     pb_strlcpy(out, tmp, 11);
 }
 
-int pb_tpl_date(const char *expr, const char *anchor, char out[11])
+/* today: the date "today" means (NULL = the current UTC date). */
+static int date_expr(const char *expr, const char *anchor, const char *today, char out[11])
 {
     while (*expr == ' ') expr++;
     char base[11] = "";
     const char *rel = expr;
     if (strncmp(expr, "today", 5) == 0) {
-        today_str(base);
+        if (today && *today) pb_strlcpy(base, today, sizeof base);
+        else today_str(base);
         rel = expr + 5;
     } else if (expr[0] >= '0' && expr[0] <= '9') {
         if (strlen(expr) < 10) return PB_EINVAL;
@@ -128,7 +130,9 @@ int pb_tpl_date(const char *expr, const char *anchor, char out[11])
         rel = expr + 10;
     } else {
         if (anchor && *anchor) {
-            if (pb_tpl_date(anchor, NULL, base)) return PB_EINVAL;
+            if (date_expr(anchor, NULL, today, base)) return PB_EINVAL;
+        } else if (today && *today) {
+            pb_strlcpy(base, today, sizeof base);
         } else {
             today_str(base);
         }
@@ -157,6 +161,11 @@ int pb_tpl_date(const char *expr, const char *anchor, char out[11])
     }
     civil_from_days(days, out);
     return 0;
+}
+
+int pb_tpl_date(const char *expr, const char *anchor, char out[11])
+{
+    return date_expr(expr, anchor, NULL, out);
 }
 
 /* ------------------------------------------------------------------ loading */
@@ -261,6 +270,7 @@ typedef struct xctx {
     const char *tpl;
     const char *instance;
     char anchor[11];
+    char today[11];
     cJSON *scope; /* object: variables (+ loop variables pushed/popped) */
     pb_error *err;
     long objects;
@@ -696,7 +706,7 @@ static int coerce_var(xctx *x, const char *name, const char *type, cJSON *v, cJS
         *out = cJSON_CreateString(t ? "true" : "false");
     } else if (!strcmp(type, "date")) {
         char d[11];
-        if (pb_tpl_date(s, today, d))
+        if (date_expr(s, today, today, d))
             return pb_error_field(x->err, PB_EINVAL, name,
                                   "variable '%s' must be a date (YYYY-MM-DD, today, +7d), got '%s'", name, s);
         *out = cJSON_CreateString(d);
@@ -791,7 +801,7 @@ static int date_field(xctx *x, const cJSON *src, const char *k, cJSON *dst, cons
     const char *v = str(src, k);
     if (!v || !*v) return 0;
     char d[11];
-    if (pb_tpl_date(v, x->anchor, d)) {
+    if (date_expr(v, x->anchor, x->today, d)) {
         pb_strlcpy(x->path, k, sizeof x->path);
         return xfail(x, "bad date '%s' (YYYY-MM-DD, today, +7d, -2w, DATE+3d)", v);
     }
@@ -992,6 +1002,7 @@ int pb_tpl_expand(const pb_tpl *t, const cJSON *vars, const char *instance, cons
     memset(&x, 0, sizeof x);
     x.tpl = t->name;
     x.err = err;
+    pb_strlcpy(x.today, td, sizeof x.today);
     x.scope = cJSON_CreateObject();
     cJSON *out = NULL, *proj = NULL, *items = NULL;
     int rc = 0;
@@ -1008,7 +1019,7 @@ int pb_tpl_expand(const pb_tpl *t, const cJSON *vars, const char *instance, cons
         rc = subst(&x, an->valuestring, &a);
         if (rc) goto out;
         char d[11];
-        if (!cJSON_IsString(a) || pb_tpl_date(a->valuestring, td, d)) {
+        if (!cJSON_IsString(a) || date_expr(a->valuestring, td, td, d)) {
             cJSON_Delete(a);
             rc = pb_error_field(err, PB_EINVAL, "anchor_date", "anchor_date is not a date");
             goto out;
@@ -1059,6 +1070,7 @@ int pb_tpl_expand(const pb_tpl *t, const cJSON *vars, const char *instance, cons
     cJSON_AddStringToObject(out, "external_source", "planebridge");
     cJSON_AddStringToObject(out, "template", t->name);
     cJSON_AddStringToObject(out, "instance", inst);
+    cJSON_AddStringToObject(out, "today", td);
     cJSON *po = cJSON_CreateObject();
     cJSON_AddItemToObject(out, "project", po);
     char xid[300];

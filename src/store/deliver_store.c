@@ -1,6 +1,7 @@
 /* deliver_store: see deliver_store.h. */
 #include "store/deliver_store.h"
 
+#include "core/buf.h"
 #include "core/util.h"
 
 #include <stdio.h>
@@ -275,6 +276,18 @@ void pb_outbox_free_array(pb_outbox_row *rows, size_t n)
     free(rows);
 }
 
+int pb_dstore_outbox_pending(pb_conn *c, int64_t after, int *any, pb_error *err)
+{
+    int64_t v = 0;
+    pb_val p[] = {PB_INT(after)};
+    int rc = pb_conn_query_int(c,
+                               "SELECT COUNT(*) FROM (SELECT o.id FROM ops.outbox o WHERE o.id > $1 AND NOT EXISTS "
+                               "(SELECT 1 FROM ops.outbox_fanout f WHERE f.outbox_id = o.id) LIMIT 1) a",
+                               p, 1, &v, err);
+    *any = !rc && v > 0;
+    return rc;
+}
+
 int pb_dstore_outbox_claim(pb_conn *c, int64_t after, int limit, pb_outbox_row **out, size_t *n, pb_error *err)
 {
     *out = NULL;
@@ -444,6 +457,24 @@ static int delivery_query(pb_conn *c, const char *sql, const pb_val *p, int np, 
     return 0;
 }
 
+int pb_dstore_delivery_due(pb_conn *c, int64_t now, int *any, pb_error *err)
+{
+    int64_t v = 0;
+    pb_val p[] = {PB_INT(now)};
+    *any = 0;
+    int rc = pb_conn_query_int(c,
+                               "SELECT COUNT(*) FROM (SELECT id FROM ops.deliveries WHERE status = 'pending' AND "
+                               "next_attempt_at <= $1 LIMIT 1) a",
+                               p, 1, &v, err);
+    if (!rc && !v)
+        rc = pb_conn_query_int(c,
+                               "SELECT COUNT(*) FROM (SELECT id FROM ops.deliveries WHERE status = 'sending' AND "
+                               "lease_until < $1 LIMIT 1) b",
+                               p, 1, &v, err);
+    if (!rc) *any = v > 0;
+    return rc;
+}
+
 int pb_dstore_delivery_claim(pb_conn *c, int64_t now, int64_t lease_until, const char *worker, int limit,
                              pb_delivery **out, size_t *n, pb_error *err)
 {
@@ -497,6 +528,34 @@ int pb_dstore_delivery_finish(pb_conn *c, int64_t id, const char *worker, const 
                           p, 8, &ch, err);
     if (changed) *changed = ch > 0;
     return rc;
+}
+
+#define SUCCEED_CHUNK 32
+
+int pb_dstore_delivery_succeed_many(pb_conn *c, const char *worker, int http_status, const int64_t *ids, size_t n,
+                                    int64_t now, pb_error *err)
+{
+    pb_val p[3 + SUCCEED_CHUNK];
+    for (size_t off = 0; off < n; off += SUCCEED_CHUNK) {
+        size_t k = n - off < SUCCEED_CHUNK ? n - off : SUCCEED_CHUNK;
+        char sql[1024];
+        int len = snprintf(sql, sizeof sql,
+                           "UPDATE ops.deliveries SET status = 'succeeded', attempts = attempts + 1, "
+                           "next_attempt_at = $3, last_status = $2, last_error = NULL, lease_until = NULL, "
+                           "leased_by = NULL, manual = 0, updated_at = $3 WHERE status = 'sending' AND leased_by = $1 "
+                           "AND id IN (");
+        p[0] = PB_TEXT(worker);
+        p[1] = PB_INT(http_status);
+        p[2] = PB_INT(now);
+        for (size_t i = 0; i < k; i++) {
+            len += snprintf(sql + len, sizeof sql - (size_t)len, "%s$%zu", i ? ", " : "", i + 4);
+            p[3 + i] = PB_INT(ids[off + i]);
+        }
+        snprintf(sql + len, sizeof sql - (size_t)len, ")");
+        int rc = pb_conn_exec(c, sql, p, (int)(3 + k), NULL, err);
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 int pb_dstore_delivery_defer(pb_conn *c, int64_t id, const char *worker, int64_t next_at, int64_t now, pb_error *err)
@@ -602,6 +661,44 @@ int pb_dstore_attempt_insert(pb_conn *c, const pb_attempt *a, pb_error *err)
                         "started_at, duration_ms, http_status, outcome, error, response, next_attempt_at) VALUES "
                         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                         p, 12, NULL, err);
+}
+
+#define ATTEMPT_CHUNK 16
+#define ATTEMPT_NCOLS 12
+
+int pb_dstore_attempt_insert_many(pb_conn *c, const pb_attempt *a, size_t n, pb_error *err)
+{
+    pb_val p[ATTEMPT_CHUNK * ATTEMPT_NCOLS];
+    for (size_t off = 0; off < n; off += ATTEMPT_CHUNK) {
+        size_t k = n - off < ATTEMPT_CHUNK ? n - off : ATTEMPT_CHUNK;
+        pb_buf sql;
+        pb_buf_init(&sql, 16384);
+        pb_buf_puts(&sql, "INSERT INTO ops.delivery_attempts (delivery_id, msg_id, hook_id, attempt, trigger_kind, "
+                          "started_at, duration_ms, http_status, outcome, error, response, next_attempt_at) VALUES ");
+        for (size_t i = 0; i < k; i++) {
+            const pb_attempt *x = &a[off + i];
+            size_t b = i * ATTEMPT_NCOLS;
+            pb_buf_printf(&sql, "%s($%zu, $%zu, $%zu, $%zu, $%zu, $%zu, $%zu, $%zu, $%zu, $%zu, $%zu, $%zu)",
+                          i ? ", " : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11,
+                          b + 12);
+            p[b + 0] = PB_INT(x->delivery_id);
+            p[b + 1] = PB_TEXT(x->msg_id);
+            p[b + 2] = PB_TEXT(x->hook_id);
+            p[b + 3] = PB_INT(x->attempt);
+            p[b + 4] = PB_TEXT(x->trigger);
+            p[b + 5] = PB_INT(x->started_at);
+            p[b + 6] = PB_INT(x->duration_ms);
+            p[b + 7] = PB_INT(x->http_status);
+            p[b + 8] = PB_TEXT(x->outcome);
+            p[b + 9] = PB_TEXT(nz(x->error));
+            p[b + 10] = PB_TEXT(x->response);
+            p[b + 11] = x->next_attempt_at ? PB_INT(x->next_attempt_at) : PB_NULL;
+        }
+        int rc = pb_conn_exec(c, pb_buf_cstr(&sql), p, (int)(k * ATTEMPT_NCOLS), NULL, err);
+        pb_buf_free(&sql);
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 void pb_attempt_free_array(pb_attempt *a, size_t n)
@@ -739,5 +836,37 @@ int pb_dstore_mirror_raw(pb_conn *c, const char *kind, const char *id, char **ra
     }
     pb_rows_free(r);
     if (s < 0) return pb_error_set(err, s == PB_ENOMEM ? PB_ENOMEM : PB_ESTORE, "cannot read the mirror");
+    return 0;
+}
+
+int pb_dstore_user_lite(pb_conn *c, const char *id, char **json, pb_error *err)
+{
+    *json = NULL;
+    if (!id || !*id) return 0;
+    pb_rows *r = NULL;
+    pb_val p[] = {PB_TEXT(id)};
+    int rc = pb_conn_query(c, "SELECT id, first_name, last_name, email, display_name FROM ops.users WHERE id = $1", p,
+                           1, &r, err);
+    if (rc) return rc;
+    int s = pb_rows_next(r);
+    if (s == 1) {
+        pb_buf b;
+        pb_buf_init(&b, 8192);
+        pb_buf_puts(&b, "{\"id\":");
+        pb_buf_json_str(&b, pb_rows_text(r, 0));
+        pb_buf_puts(&b, ",\"first_name\":");
+        pb_buf_json_str(&b, pb_rows_text(r, 1));
+        pb_buf_puts(&b, ",\"last_name\":");
+        pb_buf_json_str(&b, pb_rows_text(r, 2));
+        pb_buf_puts(&b, ",\"email\":");
+        pb_buf_json_str(&b, pb_rows_text(r, 3));
+        pb_buf_puts(&b, ",\"avatar\":\"\",\"avatar_url\":null,\"display_name\":");
+        pb_buf_json_str(&b, pb_rows_text(r, 4));
+        if (pb_buf_putc(&b, '}') == 0) *json = pb_buf_steal(&b);
+        pb_buf_free(&b);
+        if (!*json) s = PB_ENOMEM;
+    }
+    pb_rows_free(r);
+    if (s < 0) return pb_error_set(err, s == PB_ENOMEM ? PB_ENOMEM : PB_ESTORE, "cannot read users");
     return 0;
 }

@@ -102,6 +102,8 @@ int pb_dstore_watermark(pb_conn *c, int64_t *wm, pb_error *err);
 /* Moves the watermark up to the highest fanned-out outbox id older than horizon_us: rows
  * below it are never looked at again. */
 int pb_dstore_watermark_advance(pb_conn *c, int64_t older_than, pb_error *err);
+/* *any = 1 if an outbox row after `after` has no fan-out row yet (read-only pre-check). */
+int pb_dstore_outbox_pending(pb_conn *c, int64_t after, int *any, pb_error *err);
 /* Outbox rows after `after` with no fan-out row yet, oldest first, locked (PostgreSQL:
  * FOR UPDATE SKIP LOCKED, so concurrent dispatchers take disjoint rows). Call inside a
  * write transaction. */
@@ -120,6 +122,9 @@ int pb_dstore_outbox_get(pb_conn *c, int64_t id, pb_outbox_row *out, pb_error *e
 /* --- deliveries --- */
 /* Inserts a message; *inserted = 0 when its msg_id already exists (idempotent fan-out). */
 int pb_dstore_delivery_insert(pb_conn *c, const pb_delivery *d, int *inserted, pb_error *err);
+/* *any = 1 if some message is due or has an expired lease (a cheap read before claiming,
+ * so idle workers do not take the write lock). */
+int pb_dstore_delivery_due(pb_conn *c, int64_t now, int *any, pb_error *err);
 /* Claims up to limit due messages (pending and due, or sending with an expired lease):
  * status becomes sending, leased by `worker` until lease_until. Call inside a write txn. */
 int pb_dstore_delivery_claim(pb_conn *c, int64_t now, int64_t lease_until, const char *worker, int limit,
@@ -131,6 +136,10 @@ void pb_delivery_free_array(pb_delivery *d, size_t n);
 int pb_dstore_delivery_finish(pb_conn *c, int64_t id, const char *worker, const char *status, int attempts,
                               int64_t next_at, int last_status, const char *last_error, int64_t now, int *changed,
                               pb_error *err);
+/* Marks several claimed messages succeeded at once (attempts + 1, last_status), only those
+ * `worker` still holds. */
+int pb_dstore_delivery_succeed_many(pb_conn *c, const char *worker, int http_status, const int64_t *ids, size_t n,
+                                    int64_t now, pb_error *err);
 /* Puts a claimed message back without counting an attempt (throttled). */
 int pb_dstore_delivery_defer(pb_conn *c, int64_t id, const char *worker, int64_t next_at, int64_t now, pb_error *err);
 int pb_dstore_delivery_get(pb_conn *c, const char *msg_id, pb_delivery *out, pb_error *err); /* body malloc'd */
@@ -148,6 +157,8 @@ int pb_dstore_replay_since(pb_conn *c, const char *hook_id, int64_t since, int64
 
 /* --- attempts (delivery log) --- */
 int pb_dstore_attempt_insert(pb_conn *c, const pb_attempt *a, pb_error *err);
+/* Same for n attempts, with multi-row statements. */
+int pb_dstore_attempt_insert_many(pb_conn *c, const pb_attempt *a, size_t n, pb_error *err);
 /* Newest first, for a hook (msg_id NULL) or one message. */
 int pb_dstore_attempt_list(pb_conn *c, const char *hook_id, const char *msg_id, int limit, pb_attempt **out,
                            size_t *n, pb_error *err);
@@ -164,6 +175,9 @@ int pb_dstore_workspace_id(pb_conn *c, const char *slug, char *out, size_t outle
 int pb_dstore_mirror_raw(pb_conn *c, const char *kind, const char *id, char **raw, int *deleted, pb_error *err);
 /* Project identifier ("PROJ") or "" when unknown. */
 int pb_dstore_project_ident(pb_conn *c, const char *project_id, char *out, size_t outlen, pb_error *err);
+/* Plane's UserLite JSON for a user id ({"id","first_name","last_name","email","avatar",
+ * "avatar_url","display_name"}), malloc'd into *json; NULL when the user is unknown. */
+int pb_dstore_user_lite(pb_conn *c, const char *id, char **json, pb_error *err);
 /* The name column of a mirror item (state, label, member...) or "" when unknown. */
 int pb_dstore_item_name(pb_conn *c, const char *id, char *out, size_t outlen, pb_error *err);
 

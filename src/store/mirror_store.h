@@ -28,11 +28,11 @@ int pb_mirror_lock_object(pb_conn *c, const char *object_id, pb_error *err);
 
 typedef struct pb_mirror_old {
     int exists;
-    char *raw;          /* malloc'd JSON text */
-    char *state_group;  /* items only; malloc'd, "" when NULL */
+    char *raw;         /* malloc'd JSON text */
+    char *state_group; /* items only; malloc'd, "" when NULL */
     int64_t updated_at;
-    int64_t deleted_at; /* 0 = live */
-    int64_t archived_at;/* 0 = not archived */
+    int64_t deleted_at;  /* 0 = live */
+    int64_t archived_at; /* 0 = not archived */
 } pb_mirror_old;
 void pb_mirror_old_clear(pb_mirror_old *o);
 
@@ -48,7 +48,8 @@ typedef struct pb_mirror_project {
 int pb_mirror_upsert_project(pb_conn *c, const pb_mirror_project *p, int64_t *changed, pb_error *err);
 
 typedef struct pb_mirror_item {
-    const char *id, *item_type, *workspace, *project_id, *parent_id, *state_id, *state_group, *priority, *name;
+    const char *id, *item_type, *workspace, *project_id, *parent_id, *state_id, *state_group, *priority,
+        *name;
     const char *external_source, *external_id, *created_by;
     int has_sequence_id;
     int64_t sequence_id;
@@ -65,8 +66,8 @@ int pb_mirror_mark_deleted(pb_conn *c, int is_project, const char *object_id, in
                            pb_error *err);
 
 /* Replaces the set of refs of one kind ('assignee', 'label') of an item. */
-int pb_mirror_set_refs(pb_conn *c, const char *item_id, const char *kind, const char *const *ref_ids, size_t n,
-                       int64_t now, pb_error *err);
+int pb_mirror_set_refs(pb_conn *c, const char *item_id, const char *kind, const char *const *ref_ids,
+                       size_t n, int64_t now, pb_error *err);
 
 /* plane_store caches per-project list counts: any other writer of issues resets it. */
 int pb_mirror_invalidate_project_counts(pb_conn *c, const char *project_id, pb_error *err);
@@ -76,15 +77,17 @@ int pb_mirror_state_group(pb_conn *c, const char *state_id, char **out, pb_error
 
 /* Appends a domain event; *inserted = 0 when event_id exists already (idempotent re-apply). */
 int pb_mirror_outbox_put(pb_conn *c, const char *event_id, const char *type, const char *workspace,
-                         const char *project_id, const char *object_id, int64_t occurred_at, const char *payload,
-                         int *inserted, pb_error *err);
+                         const char *project_id, const char *object_id, int64_t occurred_at,
+                         const char *payload, int *inserted, pb_error *err);
 /* Number of outbox rows for an object (tests, diagnostics). */
 int pb_mirror_outbox_count(pb_conn *c, const char *object_id, int64_t *n, pb_error *err);
 
 /* Echo suppression: records that planebridge wrote object_id upstream and Plane answered
  * with updated_at; pb_mirror_self_write_seen() sets *seen when such a record exists. */
-int pb_mirror_self_write_note(pb_conn *c, const char *object_id, int64_t updated_at, int64_t now, pb_error *err);
-int pb_mirror_self_write_seen(pb_conn *c, const char *object_id, int64_t updated_at, int *seen, pb_error *err);
+int pb_mirror_self_write_note(pb_conn *c, const char *object_id, int64_t updated_at, int64_t now,
+                              pb_error *err);
+int pb_mirror_self_write_seen(pb_conn *c, const char *object_id, int64_t updated_at, int *seen,
+                              pb_error *err);
 int pb_mirror_self_write_purge(pb_conn *c, int64_t before_us, pb_error *err);
 
 #endif

@@ -54,7 +54,9 @@ int pb_ps_run_begin(pb_db *db, pb_ps_run *run, int *resumed, pb_error *err);
 int pb_ps_run_save(pb_db *db, const pb_ps_run *run, pb_error *err);
 int pb_ps_run_get(pb_db *db, const char *id, pb_ps_run *out, pb_error *err);
 
-/* --- applied objects --- */
+/* --- applied objects ---
+ * Also holds, per template instance, the "today" its first apply used (kind "today:<template>",
+ * external id = instance, plane_id = YYYY-MM-DD), so relative dates do not drift later. */
 int pb_ps_obj_get(pb_db *db, const char *slug, const char *target, const char *kind, const char *xsrc,
                   const char *xid, char plane_id[64], char hash[80], pb_error *err);
 int pb_ps_obj_put(pb_db *db, const char *slug, const char *target, const char *kind, const char *xsrc,

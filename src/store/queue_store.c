@@ -24,16 +24,16 @@ static void build_insert_sql(void)
                         "object_id, received_at, body) VALUES ");
         for (size_t r = 0; r < chunk_sizes[k]; r++) {
             int p = (int)(r * Q_COLS);
-            pb_buf_printf(&b, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d)", r ? ", " : "", p + 1, p + 2, p + 3, p + 4,
-                          p + 5, p + 6, p + 7);
+            pb_buf_printf(&b, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d)", r ? ", " : "", p + 1, p + 2, p + 3,
+                          p + 4, p + 5, p + 6, p + 7);
         }
         pb_buf_puts(&b, " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key");
         insert_sql[k] = pb_buf_steal(&b);
     }
 }
 
-static int insert_chunk(pb_conn *c, const char *sql, const pb_queue_in *jobs, size_t n, unsigned char *inserted,
-                        pb_error *err)
+static int insert_chunk(pb_conn *c, const char *sql, const pb_queue_in *jobs, size_t n,
+                        unsigned char *inserted, pb_error *err)
 {
     pb_val params[32 * Q_COLS];
     for (size_t r = 0; r < n; r++) {
@@ -65,7 +65,8 @@ static int insert_chunk(pb_conn *c, const char *sql, const pb_queue_in *jobs, si
     return 0;
 }
 
-int pb_queue_enqueue_batch(pb_conn *c, const pb_queue_in *jobs, size_t n, unsigned char *inserted, pb_error *err)
+int pb_queue_enqueue_batch(pb_conn *c, const pb_queue_in *jobs, size_t n, unsigned char *inserted,
+                           pb_error *err)
 {
     pthread_once(&insert_once, build_insert_sql);
     for (size_t k = 0; k < N_CHUNKS; k++)
@@ -75,7 +76,8 @@ int pb_queue_enqueue_batch(pb_conn *c, const pb_queue_in *jobs, size_t n, unsign
     size_t i = 0;
     while (i < n) {
         size_t k = 0;
-        while (chunk_sizes[k] > n - i) k++;
+        while (chunk_sizes[k] > n - i)
+            k++;
         rc = insert_chunk(c, insert_sql[k], jobs + i, chunk_sizes[k], inserted + i, err);
         if (rc) goto fail;
         i += chunk_sizes[k];
@@ -85,7 +87,8 @@ int pb_queue_enqueue_batch(pb_conn *c, const pb_queue_in *jobs, size_t n, unsign
     return 0;
 fail:
     pb_conn_rollback(c);
-    for (size_t r = 0; r < n; r++) inserted[r] = 0;
+    for (size_t r = 0; r < n; r++)
+        inserted[r] = 0;
     return rc;
 }
 
@@ -113,7 +116,8 @@ static int read_job(pb_rows *r, pb_queue_job *j)
         j->body_len = bl;
     }
     j->attempts = (int)pb_rows_int(r, 8);
-    if (!j->key || !j->source || !j->workspace || !j->object_type || !j->object_id || !j->body) return PB_ENOMEM;
+    if (!j->key || !j->source || !j->workspace || !j->object_type || !j->object_id || !j->body)
+        return PB_ENOMEM;
     return 0;
 }
 
@@ -131,7 +135,8 @@ static void job_clear(pb_queue_job *j)
 void pb_queue_jobs_free(pb_queue_job *jobs, size_t n)
 {
     if (!jobs) return;
-    for (size_t i = 0; i < n; i++) job_clear(&jobs[i]);
+    for (size_t i = 0; i < n; i++)
+        job_clear(&jobs[i]);
     free(jobs);
 }
 
@@ -141,16 +146,26 @@ static int cmp_job(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-#define CLAIM_HEAD                                                                                          \
-    "UPDATE ops.event_queue SET status = 'leased', leased_by = $1, lease_until = $2, attempts = attempts + 1 " \
-    "WHERE id IN (SELECT id FROM ops.event_queue "                                                          \
-    "WHERE ((status = 'pending' AND next_attempt_at <= $3) OR (status = 'leased' AND lease_until < $3)) "   \
-    "AND received_at <= $4 ORDER BY id LIMIT $5"
-#define CLAIM_TAIL                                                                                          \
-    ") RETURNING id, idempotency_key, source, workspace_slug, object_type, object_id, received_at, body, attempts"
+/* Claims read only through the partial indexes of 0006 (status = 'pending' / 'leased'), so
+ * their cost does not grow with the number of finished jobs kept for deduplication. */
+#define CLAIM_HEAD                                                                                           \
+    "UPDATE ops.event_queue SET status = 'leased', leased_by = $1, lease_until = $2, "                       \
+    "attempts = attempts + 1 WHERE id IN (SELECT id FROM ops.event_queue WHERE status = 'pending' "          \
+    "AND next_attempt_at <= $3 AND received_at <= $4 ORDER BY id LIMIT $5"
+#define CLAIM_TAIL                                                                                           \
+    ") RETURNING id, idempotency_key, source, workspace_slug, object_type, object_id, received_at, body, "   \
+    "attempts"
 
 static const char sql_claim_pg[] = CLAIM_HEAD " FOR UPDATE SKIP LOCKED" CLAIM_TAIL;
 static const char sql_claim_sqlite[] = CLAIM_HEAD CLAIM_TAIL;
+/* A lease that ran out (its worker died or stalled) makes the job claimable again. */
+static const char sql_reclaim_pg[] =
+    "UPDATE ops.event_queue SET status = 'pending', lease_until = NULL WHERE id IN (SELECT id FROM "
+    "ops.event_queue WHERE status = 'leased' AND lease_until < $1 ORDER BY lease_until LIMIT 1000 FOR UPDATE "
+    "SKIP "
+    "LOCKED)";
+static const char sql_reclaim_sqlite[] = "UPDATE ops.event_queue SET status = 'pending', lease_until = NULL "
+                                         "WHERE status = 'leased' AND lease_until < $1";
 
 int pb_queue_claim(pb_conn *c, const char *worker_id, int64_t now, int64_t lease_us, int64_t max_received_at,
                    int max, pb_queue_job **out, size_t *n, pb_error *err)
@@ -165,7 +180,11 @@ int pb_queue_claim(pb_conn *c, const char *worker_id, int64_t now, int64_t lease
     pb_rows *rows = NULL;
     int rc = pb_conn_begin_write(c, err);
     if (rc) goto fail;
-    pb_val p[] = {PB_TEXT(worker_id), PB_INT(now + lease_us), PB_INT(now), PB_INT(max_received_at), PB_INT(max)};
+    pb_val rp[] = {PB_INT(now)};
+    rc = pb_conn_exec(c, pg ? sql_reclaim_pg : sql_reclaim_sqlite, rp, 1, NULL, err);
+    if (rc) goto fail;
+    pb_val p[] = {PB_TEXT(worker_id), PB_INT(now + lease_us), PB_INT(now), PB_INT(max_received_at),
+                  PB_INT(max)};
     rc = pb_conn_query(c, pg ? sql_claim_pg : sql_claim_sqlite, p, 5, &rows, err);
     if (rc) goto fail;
     while ((rc = pb_rows_next(rows)) == 1 && cnt < (size_t)max) {
@@ -210,13 +229,15 @@ int pb_queue_retry(pb_conn *c, int64_t id, const char *worker_id, int64_t next_a
                    pb_error *err)
 {
     pb_val p[] = {PB_INT(id), PB_TEXT(worker_id), PB_INT(next_attempt_at), PB_TEXT(error ? error : "")};
-    return pb_conn_exec(c,
-                        "UPDATE ops.event_queue SET status = 'pending', next_attempt_at = $3, lease_until = NULL, "
-                        "last_error = $4 WHERE id = $1 AND status = 'leased' AND leased_by = $2",
-                        p, 4, NULL, err);
+    return pb_conn_exec(
+        c,
+        "UPDATE ops.event_queue SET status = 'pending', next_attempt_at = $3, lease_until = NULL, "
+        "last_error = $4 WHERE id = $1 AND status = 'leased' AND leased_by = $2",
+        p, 4, NULL, err);
 }
 
-int pb_queue_dead(pb_conn *c, int64_t id, const char *worker_id, int64_t now, const char *error, pb_error *err)
+int pb_queue_dead(pb_conn *c, int64_t id, const char *worker_id, int64_t now, const char *error,
+                  pb_error *err)
 {
     pb_val p[] = {PB_INT(id), PB_TEXT(worker_id), PB_INT(now), PB_TEXT(error ? error : "")};
     return pb_conn_exec(c,
@@ -225,7 +246,8 @@ int pb_queue_dead(pb_conn *c, int64_t id, const char *worker_id, int64_t now, co
                         p, 4, NULL, err);
 }
 
-int pb_queue_replay(pb_conn *c, int all_dead, const int64_t *ids, size_t nids, int64_t *changed, pb_error *err)
+int pb_queue_replay(pb_conn *c, int all_dead, const int64_t *ids, size_t nids, int64_t *changed,
+                    pb_error *err)
 {
     int64_t total = 0, ch = 0;
     int rc = pb_conn_begin_write(c, err);
@@ -261,15 +283,20 @@ int pb_queue_get_stats(pb_conn *c, pb_queue_stats *st, pb_error *err)
 {
     memset(st, 0, sizeof *st);
     pb_rows *rows = NULL;
-    int rc = pb_conn_query(c, "SELECT status, COUNT(*) FROM ops.event_queue GROUP BY status", NULL, 0, &rows, err);
+    int rc =
+        pb_conn_query(c, "SELECT status, COUNT(*) FROM ops.event_queue GROUP BY status", NULL, 0, &rows, err);
     if (rc) return rc;
     while ((rc = pb_rows_next(rows)) == 1) {
         const char *s = pb_rows_text(rows, 0);
         int64_t v = pb_rows_int(rows, 1);
-        if (!strcmp(s, "pending")) st->pending = v;
-        else if (!strcmp(s, "leased")) st->leased = v;
-        else if (!strcmp(s, "done")) st->done = v;
-        else if (!strcmp(s, "dead")) st->dead = v;
+        if (!strcmp(s, "pending"))
+            st->pending = v;
+        else if (!strcmp(s, "leased"))
+            st->leased = v;
+        else if (!strcmp(s, "done"))
+            st->done = v;
+        else if (!strcmp(s, "dead"))
+            st->dead = v;
     }
     pb_rows_free(rows);
     if (rc < 0) return pb_error_set(err, PB_ESTORE, "stats query failed");
@@ -287,10 +314,11 @@ int pb_queue_get(pb_conn *c, int64_t id, pb_queue_job *out, char status[16], pb_
 {
     pb_rows *rows = NULL;
     pb_val p[] = {PB_INT(id)};
-    int rc = pb_conn_query(c,
-                           "SELECT id, idempotency_key, source, workspace_slug, object_type, object_id, received_at, "
-                           "body, attempts, status FROM ops.event_queue WHERE id = $1",
-                           p, 1, &rows, err);
+    int rc = pb_conn_query(
+        c,
+        "SELECT id, idempotency_key, source, workspace_slug, object_type, object_id, received_at, "
+        "body, attempts, status FROM ops.event_queue WHERE id = $1",
+        p, 1, &rows, err);
     if (rc) return rc;
     rc = pb_rows_next(rows);
     if (rc == 1) {
@@ -309,7 +337,8 @@ int pb_queue_get(pb_conn *c, int64_t id, pb_queue_job *out, char status[16], pb_
 int pb_queue_purge_done(pb_conn *c, int64_t before_us, int64_t *deleted, pb_error *err)
 {
     pb_val p[] = {PB_INT(before_us)};
-    return pb_conn_exec(c, "DELETE FROM ops.event_queue WHERE status = 'done' AND done_at < $1", p, 1, deleted, err);
+    return pb_conn_exec(c, "DELETE FROM ops.event_queue WHERE status = 'done' AND done_at < $1", p, 1,
+                        deleted, err);
 }
 
 int pb_queue_list(pb_conn *c, const char *status, int limit, pb_queue_row **out, size_t *n, pb_error *err)
@@ -380,4 +409,10 @@ int pb_queue_checkpoint(pb_conn *c, int64_t *log_frames, int64_t *done_frames, p
 {
     if (pb_db_backend(pb_conn_db(c)) != PB_DB_SQLITE) return 0;
     return run_pragma(c, "PRAGMA wal_checkpoint(PASSIVE)", log_frames, done_frames, err);
+}
+
+int pb_queue_require_durable(pb_conn *c, pb_error *err)
+{
+    if (pb_db_backend(pb_conn_db(c)) != PB_DB_POSTGRES) return 0;
+    return pb_conn_exec(c, "SET synchronous_commit = on", NULL, 0, NULL, err);
 }

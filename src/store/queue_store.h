@@ -22,8 +22,8 @@
 #include <stdint.h>
 
 typedef struct pb_queue_in {
-    const char *key;         /* idempotency key (UNIQUE) */
-    const char *source;      /* "plane" */
+    const char *key;    /* idempotency key (UNIQUE) */
+    const char *source; /* "plane" */
     const char *workspace;
     const char *object_type; /* may be NULL */
     const char *object_id;   /* may be NULL */
@@ -61,11 +61,13 @@ int pb_queue_ack(pb_conn *c, int64_t id, const char *worker_id, int64_t now, int
 int pb_queue_retry(pb_conn *c, int64_t id, const char *worker_id, int64_t next_attempt_at, const char *error,
                    pb_error *err);
 /* To the dead-letter state, recording the error. */
-int pb_queue_dead(pb_conn *c, int64_t id, const char *worker_id, int64_t now, const char *error, pb_error *err);
+int pb_queue_dead(pb_conn *c, int64_t id, const char *worker_id, int64_t now, const char *error,
+                  pb_error *err);
 
 /* Replay: makes jobs pending again with attempts reset. With all_dead, every dead job; plus
  * each id in ids (any state but leased). *changed = jobs made pending. */
-int pb_queue_replay(pb_conn *c, int all_dead, const int64_t *ids, size_t nids, int64_t *changed, pb_error *err);
+int pb_queue_replay(pb_conn *c, int all_dead, const int64_t *ids, size_t nids, int64_t *changed,
+                    pb_error *err);
 
 typedef struct pb_queue_stats {
     int64_t pending, leased, done, dead;
@@ -85,6 +87,11 @@ typedef struct pb_queue_row {
 } pb_queue_row;
 /* Jobs in one state (e.g. "dead"), oldest first, at most limit. *out malloc'd (free). */
 int pb_queue_list(pb_conn *c, const char *status, int limit, pb_queue_row **out, size_t *n, pb_error *err);
+
+/* Makes this connection's commits durable whatever the server default says (PostgreSQL:
+ * SET synchronous_commit = on; SQLite: the driver already opens with synchronous=FULL unless
+ * configured otherwise). The group committer calls it on every connection it takes. */
+int pb_queue_require_durable(pb_conn *c, pb_error *err);
 
 /* SQLite write-ahead-log tuning for the group committer (no-ops on PostgreSQL):
  * pb_queue_wal_autocheckpoint(c, 0) stops this connection from running checkpoints inside

@@ -229,7 +229,10 @@ void pb_gov_done(pb_gov *g, int status, int remaining, int limit, int64_t reset_
         g->observed_at_us = now;
         force = 1;
     } else if (remaining >= 0) {
-        g->remaining = remaining;
+        /* Answers of concurrent requests arrive in any order: a higher remaining than the one
+         * we hold is stale (counted before requests already answered) unless nothing else is
+         * in flight, so it only ever lowers the budget while requests overlap. */
+        if (g->remaining < 0 || remaining <= g->remaining || g->in_flight == 0) g->remaining = remaining;
         g->observed_at_us = now;
         if (reset_s > 0) g->reset_at_us = reset_s * 1000000;
         if (limit > 0)

@@ -382,39 +382,68 @@ static int delete_row(run *r, pb_conn *c, const char *item_type, const char *pro
 typedef struct idset {
     char (*ids)[40];
     size_t n, cap;
+    uint32_t *slot; /* open addressing: index + 1 into ids, 0 = empty */
+    size_t nslot;   /* power of two, >= 2 * cap */
 } idset;
 
-static void idset_add(idset *s, const char *id)
+static uint32_t id_hash(const char *id)
 {
-    if (!id) return;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 64;
-        char(*v)[40] = realloc(s->ids, nc * sizeof *v);
-        if (!v) return;
-        s->ids = v;
-        s->cap = nc;
-    }
-    pb_strlcpy(s->ids[s->n++], id, 40);
-}
-
-static int idcmp(const void *a, const void *b)
-{
-    return strcmp((const char *)a, (const char *)b);
-}
-
-static void idset_sort(idset *s)
-{
-    if (s->n > 1) qsort(s->ids, s->n, sizeof s->ids[0], idcmp);
+    uint32_t h = 2166136261u;
+    for (; *id; id++) h = (h ^ (uint8_t)*id) * 16777619u;
+    return h;
 }
 
 static int idset_has(const idset *s, const char *id)
 {
-    return s->n && bsearch(id, s->ids, s->n, sizeof s->ids[0], idcmp) != NULL;
+    if (!s->nslot || !id) return 0;
+    for (size_t i = id_hash(id) & (s->nslot - 1);; i = (i + 1) & (s->nslot - 1)) {
+        uint32_t v = s->slot[i];
+        if (!v) return 0;
+        if (strcmp(s->ids[v - 1], id) == 0) return 1;
+    }
+}
+
+static void idset_put_slot(idset *s, size_t idx)
+{
+    size_t i = id_hash(s->ids[idx]) & (s->nslot - 1);
+    while (s->slot[i]) i = (i + 1) & (s->nslot - 1);
+    s->slot[i] = (uint32_t)(idx + 1);
+}
+
+/* Adds id unless present (duplicates across shifting pages are dropped). */
+static void idset_add(idset *s, const char *id)
+{
+    if (!id || idset_has(s, id)) return;
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 64;
+        char(*v)[40] = realloc(s->ids, nc * sizeof *v);
+        uint32_t *sl = calloc(nc * 2, sizeof *sl);
+        if (!v || !sl) {
+            if (v) s->ids = v;
+            free(sl);
+            return;
+        }
+        s->ids = v;
+        s->cap = nc;
+        free(s->slot);
+        s->slot = sl;
+        s->nslot = nc * 2;
+        for (size_t i = 0; i < s->n; i++) idset_put_slot(s, i);
+    }
+    pb_strlcpy(s->ids[s->n], id, 40);
+    idset_put_slot(s, s->n);
+    s->n++;
+}
+
+static void idset_sort(idset *s)
+{
+    (void)s; /* membership is hashed; kept for call sites that used to need sorted ids */
 }
 
 static void idset_free(idset *s)
 {
     free(s->ids);
+    free(s->slot);
     memset(s, 0, sizeof *s);
 }
 
@@ -767,6 +796,7 @@ static int apply_issue_page(run *r, const char *project_id, cJSON *rows, const p
                             pb_error *err)
 {
     pb_conn *c = NULL;
+    int64_t t0 = pb_mono_ns();
     int rc = pb_db_acquire(r->db, &c, err);
     if (!rc) rc = pb_conn_begin_write(c, err);
     cJSON *x;
@@ -786,6 +816,7 @@ static int apply_issue_page(run *r, const char *project_id, cJSON *rows, const p
     if (!rc && cur_after) rc = pb_ss_cursor_put(c, r->ws, "issues", project_id, cur_after, pb_now_us(), err);
     if (!rc) rc = pb_conn_commit(c, err);
     pb_db_release(r->db, c);
+    r->rep.store_seconds += (double)(pb_mono_ns() - t0) / 1e9;
     return rc;
 }
 
@@ -848,6 +879,7 @@ static int issues_backfill(run *r, const char *project_id, pb_ss_cursor *cur, pb
             if (n < r->per_page || (total_pages >= 0 && next.next_page >= total_pages)) {
                 pb_strlcpy(next.phase, r->o->no_children ? "idle" : "children", sizeof next.phase);
                 next.next_page = 0;
+                next.reconciled_at = pb_now_us(); /* a complete walk: as good as a reconciliation */
                 stop = 1;
             }
             rc = apply_issue_page(r, project_id, rows, &next, 0, NULL, NULL, NULL, err);
@@ -1268,6 +1300,11 @@ static char *canon_raw_text(const char *raw)
     return s;
 }
 
+static int idrow_cmp(const void *a, const void *b)
+{
+    return strcmp(((const pb_ss_idrow *)a)->id, ((const pb_ss_idrow *)b)->id);
+}
+
 /* Compares an upstream listing with the mirror's live rows of (type, project, parent). */
 static int verify_rows(vctx *v, const char *res, const char *item_type, const char *project_id,
                        const char *parent_id, cJSON *rows, pb_error *err)
@@ -1281,6 +1318,8 @@ static int verify_rows(vctx *v, const char *res, const char *item_type, const ch
                              1, &live, &nl, err);
     if (c) pb_db_release(v->r.db, c);
     if (rc) return rc;
+    /* byte order (the store's ORDER BY follows its collation) for the binary search below */
+    if (nl > 1) qsort(live, nl, sizeof *live, idrow_cmp);
     char *used = calloc(nl ? nl : 1, 1);
     idset seen = {0};
     cJSON *x;
@@ -1295,8 +1334,10 @@ static int verify_rows(vctx *v, const char *res, const char *item_type, const ch
         pb_strlcpy(key, id, sizeof key);
         if (strcmp(item_type, "project_member") == 0) pb_more_membership_id(project_id, id, key);
         v->rep->compared++;
-        size_t j = 0;
-        while (j < nl && strcmp(live[j].id, key) != 0) j++;
+        pb_ss_idrow probe;
+        pb_strlcpy(probe.id, key, sizeof probe.id);
+        const pb_ss_idrow *hit = nl ? bsearch(&probe, live, nl, sizeof *live, idrow_cmp) : NULL;
+        size_t j = hit ? (size_t)(hit - live) : nl;
         if (j == nl) {
             v->rep->missing++;
             vdiff(v, res, id, "missing in mirror");

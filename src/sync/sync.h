@@ -66,6 +66,7 @@ typedef struct pb_sync_report {
     int64_t items, written, deleted, events;
     int64_t requests, throttled, retries;
     double seconds;
+    double store_seconds; /* time spent applying work-item pages to the store (mirror side) */
 } pb_sync_report;
 
 /* Vault name of a workspace's upstream API key ("plane_api_key:SLUG"). */

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { PlaneClient } from "@makeplane/plane-node-sdk";
-import { startDaemon, repoRoot } from "./lib/daemon.mjs";
+import { startDaemon, repoRoot, api } from "./lib/daemon.mjs";
 
 const TPL = path.join(repoRoot, "templates");
 const FIX = path.join(repoRoot, "tests", "fixtures", "populate");
@@ -171,7 +171,8 @@ function bigTemplate(n, ident) {
 }
 
 test("an apply killed with SIGKILL mid-way resumes without duplicates", async () => {
-  const { f, v } = bigTemplate(300, "KILL");
+  const N = 500;
+  const { f, v } = bigTemplate(N, "KILL");
   const child = spawn(d.bin, ["apply", f, "--workspace", slug, "--vars", v], { env: d.env, stdio: "ignore" });
   let exited = false;
   child.on("exit", () => (exited = true));
@@ -188,14 +189,14 @@ test("an apply killed with SIGKILL mid-way resumes without duplicates", async ()
   await new Promise((r) => (exited ? r() : child.on("exit", r)));
   p = await projectByIdent(client, slug, "KILL");
   const before = (await allItems(client, slug, p.id)).length;
-  assert.ok(before > 0 && before < 301, `killed after ${before} items`);
+  assert.ok(before > 0 && before < N + 1, `killed after ${before} items`);
   const rep = ok(cli(d, ["apply", f, "--workspace", slug, "--vars", v]));
   assert.equal(rep.resumed, true);
   assert.equal(rep.failed, 0);
   const items = await allItems(client, slug, p.id);
-  assert.equal(items.length, 301);
-  assert.equal(new Set(items.map((i) => i.external_id)).size, 301);
-  assert.equal(items.filter((i) => i.parent).length, 300);
+  assert.equal(items.length, N + 1);
+  assert.equal(new Set(items.map((i) => i.external_id)).size, N + 1);
+  assert.equal(items.filter((i) => i.parent).length, N);
   const again = ok(cli(d, ["apply", f, "--workspace", slug, "--vars", v]));
   assert.equal(again.requests.writes, 0);
   assert.equal(again.resumed, false);
@@ -246,6 +247,12 @@ test("CSV and Jira imports: hierarchy, unicode, bad rows reported per row, re-im
   assert.equal(byX["PAY-2"].name, "Card tokenisation, PCI scope");
   assert.equal(byX["PAY-2"].target_date, "2026-02-15");
   assert.equal(byX["PAY-2"].priority, "urgent");
+  // history from Jira: Created and Reporter become created_at / created_by on create
+  const members = (await api(d, "GET", `/api/v1/workspaces/${slug}/members/`)).json;
+  const linus = members.find((m) => (m.member || m).email === "linus@example.com");
+  assert.equal(byX["PAY-2"].created_by, (linus.member || linus).id);
+  assert.match(byX["PAY-2"].created_at, /^2026-01-03T09:00:00/);
+  assert.match(byX["OPS-1"].created_at, /^2026-01-10T09:00:00/);
   assert.equal(byX["PAY-3"].name, "Fraud rules – Ünïcödé ✓");
   assert.equal(byX["web-2"].description_html, "<p>Plain text with &quot;quotes&quot;, commas<br>and an embedded newline</p>");
   assert.equal(byX["OPS-2"].description_html, "<p>ADF &lt;description&gt; ✓</p>");
@@ -257,6 +264,9 @@ test("CSV and Jira imports: hierarchy, unicode, bad rows reported per row, re-im
   assert.equal(group(byX["PAY-4"]), "cancelled");
   const comments = await client.workItems.comments.list(slug, p.id, byX["OPS-4"].id);
   assert.equal((comments.results || comments).length, 2);
+  const pay1 = await client.workItems.comments.list(slug, p.id, byX["PAY-1"].id);
+  const pc = (pay1.results || pay1).map((c) => c.comment_html).sort();
+  assert.deepEqual(pc, ["<p>Kick-off: scope agreed, see &quot;PCI&quot; notes</p>", "<p>Second comment</p>"]);
   const labels = (await client.labels.list(slug, p.id)).results.map((l) => l.name);
   for (const l of ["payments", "backend", "monitoring", "web", "q1", "Epic"]) assert.ok(labels.includes(l), l);
 });
@@ -303,7 +313,26 @@ test("a second planebridge as the upstream Plane: apply through the REST client,
     const again = ok(cli(d, args, env));
     assert.equal(again.requests.writes, 0);
     assert.equal(again.created + again.updated, 0);
+    const plan = cli(d, ["plan", ...args.slice(1)], env);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /plan: 0 create, 0 update, \d+ unchanged, 0 failed/);
   }
+  // a connected workspace (`workspace-connect`, key in the vault): apply targets its upstream
+  const keyFile = path.join(tmp, "up.key");
+  fs.writeFileSync(keyFile, up.apiKey, { mode: 0o600 });
+  const con = cli(d, ["workspace-connect", "upstream", "--upstream", up.baseUrl, "--api-key-file", keyFile]);
+  assert.equal(con.code, 0, con.stderr);
+  const capply = ["apply", path.join(TPL, "documentation.yaml"), "--workspace", "upstream", "--vars", path.join(TPL, "documentation.vars.yaml"),
+    "--instance", "connected", "--var", "identifier=CONN", "--var", "subject=Connected Co"];
+  const refused = cli(d, capply);
+  assert.equal(refused.code, 1, "a connected workspace starts with writeback disabled");
+  assert.match(refused.stderr, /disabled/);
+  assert.equal(cli(d, ["policy", "upstream", "explicit"]).code, 0);
+  const crep = ok(cli(d, capply));
+  assert.equal(crep.target, up.baseUrl);
+  const cp = (await upClient.projects.list("upstream")).results.find((x) => x.identifier === "CONN");
+  assert.ok(cp);
+  assert.equal((await allItems(upClient, "upstream", cp.id)).length, count(crep, "item", "create"));
   // the key is needed, and a wrong one gets the upstream's refusal
   const bad = cli(d, ["apply", path.join(TPL, "monitoring.yaml"), "--workspace", slug, "--vars", path.join(TPL, "monitoring.vars.yaml"),
     "--upstream", up.baseUrl, "--upstream-workspace", "upstream", "--instance", "bad"], { PB_UPSTREAM_API_KEY: "pb_wrongwrongwrongwrongwrongwrong12" });

@@ -3,6 +3,7 @@
 // project members, projects, states, labels, work items (both spellings), activities,
 // pagination, fields/expand/order_by, and every error answer Plane gives.
 import { test, before, after } from "node:test";
+import { spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { PlaneClient, HttpError } from "@makeplane/plane-node-sdk";
 import { startDaemon, api } from "./lib/daemon.mjs";
@@ -13,6 +14,22 @@ const ENVELOPE = ["grouped_by", "sub_grouped_by", "total_count", "next_cursor", 
 
 let d, client, slug, S;
 let me, project, states, label, label2;
+
+// The outbox rows of one object, read straight from the store (sqlite3 / psql).
+function outbox(objectId) {
+  const sql = `SELECT type, payload FROM ops.outbox WHERE object_id = '${objectId}' ORDER BY id`;
+  let r;
+  if (d.storeUrl.startsWith("sqlite:")) {
+    r = spawnSync("sqlite3", ["-separator", "\t", d.storeUrl.slice(7), sql.replace("ops.outbox", "ops_outbox")], { encoding: "utf8" });
+  } else {
+    r = spawnSync("psql", [d.storeUrl, "-At", "-F", "\t", "-c", sql.replace("payload", "payload::text")], { encoding: "utf8" });
+  }
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split("\n").filter(Boolean).map((line) => {
+    const i = line.indexOf("\t");
+    return { type: line.slice(0, i), payload: JSON.parse(line.slice(i + 1)) };
+  });
+}
 
 async function expectHttp(promise, status) {
   try {
@@ -254,6 +271,15 @@ test("work items: create, validation errors, sequence ids", async () => {
   assert.equal(e.sequence_id, c.sequence_id + 1);
 });
 
+test("work items: concurrent creates get distinct, gap-free sequence ids", async () => {
+  const made = await Promise.all(Array.from({ length: 24 }, (_, i) =>
+    client.workItems.create(slug, project.id, { name: `Concurrent ${i}` })));
+  const seqs = made.map((m) => m.sequence_id).sort((a, b) => a - b);
+  assert.equal(new Set(seqs).size, seqs.length, `duplicates in ${seqs}`);
+  assert.equal(seqs[seqs.length - 1] - seqs[0], seqs.length - 1, `gaps in ${seqs}`);
+  await Promise.all(made.map((m) => client.workItems.delete(slug, project.id, m.id)));
+});
+
 test("work items: list pages across the cursor, envelope, order_by, fields, expand", async () => {
   for (let i = 0; i < 5; i++) await client.workItems.create(slug, project.id, { name: `Page item ${i}`, priority: ["urgent", "low", "medium", "none", "high"][i] });
   const first = await client.workItems.list(slug, project.id, { per_page: 2 });
@@ -426,6 +452,67 @@ test("work items: archive and unarchive through the SDK, archived list", async (
   const back = await client.workItems.retrieve(slug, project.id, done.id);
   assert.equal(back.archived_at, null);
   assert.equal((await client.workItems.list(slug, project.id, { per_page: 1 })).total_count, before);
+});
+
+test("scoped keys: route scopes and project-restricted keys, readable ids included", async () => {
+  const other = await client.projects.create(slug, { name: "Scoped other", identifier: "SCO" });
+  const oi = await client.workItems.create(slug, other.id, { name: "elsewhere" });
+  const mine = await client.workItems.create(slug, project.id, { name: "here" });
+  const mk = (args) => {
+    const r = d.cli(["keys", "create", "--user", d.email, ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim().split("\n").pop().trim();
+  };
+  const readOnly = mk(["--scopes", "issues:read,projects:read"]);
+  let r = await api(d, "GET", `${S}/projects/${project.id}/work-items/${mine.id}/`, { key: readOnly });
+  assert.equal(r.status, 200);
+  r = await api(d, "POST", `${S}/projects/${project.id}/work-items/`, { key: readOnly, body: { name: "nope" } });
+  assert.equal(r.status, 403);
+  r = await api(d, "DELETE", `${S}/projects/${project.id}/work-items/${mine.id}/`, { key: readOnly });
+  assert.equal(r.status, 403);
+  const pinned = mk(["--scopes", "issues:read,projects:read", "--workspace", slug, "--project", project.id]);
+  r = await api(d, "GET", `${S}/projects/${project.id}/work-items/${mine.id}/`, { key: pinned });
+  assert.equal(r.status, 200);
+  r = await api(d, "GET", `${S}/projects/${other.id}/work-items/${oi.id}/`, { key: pinned });
+  assert.equal(r.status, 403);
+  r = await api(d, "GET", `${S}/work-items/SCO-${oi.sequence_id}/`, { key: pinned });
+  assert.equal(r.status, 403, "the readable-id route names no project; the handler checks it");
+  r = await api(d, "GET", `${S}/work-items/SDK-${mine.sequence_id}/`, { key: pinned });
+  assert.equal(r.status, 200);
+  await client.projects.delete(slug, other.id);
+});
+
+test("outbox: typed events with previous_attributes, written with the change, none for refusals", async () => {
+  const p = await client.projects.create(slug, { name: "Events", identifier: "EVT" });
+  assert.deepEqual(outbox(p.id).map((e) => e.type), ["project.created"]);
+  await client.projects.update(slug, p.id, { description: "new" });
+  let ev = outbox(p.id);
+  assert.equal(ev[1].type, "project.updated");
+  assert.equal(ev[1].payload.previous_attributes.description, "");
+  assert.equal(ev[1].payload.data.description, "new");
+  assert.ok(ev[1].payload.timestamp);
+  await client.projects.archive(slug, p.id);
+  await client.projects.unArchive(slug, p.id);
+  const wi = await client.workItems.create(slug, p.id, { name: "Evented", assignees: [me.id] });
+  assert.deepEqual(outbox(wi.id).map((e) => e.type), ["issue.created", "issue.assigned"]);
+  const st = (await client.states.list(slug, p.id)).results;
+  await client.workItems.update(slug, p.id, wi.id, { priority: "high", state: st.find((s) => s.group === "completed").id });
+  ev = outbox(wi.id);
+  const upd = ev.find((e) => e.type === "issue.updated");
+  assert.equal(upd.payload.previous_attributes.priority, "none");
+  assert.equal(upd.payload.data.priority, "high");
+  assert.ok("state" in upd.payload.previous_attributes);
+  assert.ok(!("updated_at" in upd.payload.previous_attributes));
+  assert.ok(ev.some((e) => e.type === "issue.completed"));
+  const n = outbox(wi.id).length;
+  await expectHttp(client.workItems.update(slug, p.id, wi.id, { priority: "bogus" }), 400);
+  await client.workItems.update(slug, p.id, wi.id, { priority: "high" }); // no change, no event
+  assert.equal(outbox(wi.id).length, n, "refused or no-op writes record nothing");
+  await client.workItems.delete(slug, p.id, wi.id);
+  assert.equal(outbox(wi.id).pop().type, "issue.deleted");
+  await client.projects.delete(slug, p.id);
+  assert.deepEqual(outbox(p.id).map((e) => e.type),
+    ["project.created", "project.updated", "project.archived", "project.updated", "project.deleted"]);
 });
 
 test("GET without the trailing slash answers 301; other methods are never redirected", async () => {

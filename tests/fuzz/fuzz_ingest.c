@@ -70,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       (opt & 8) ? SECRET : shp, body, blen, &r);
     static const int allowed[] = {200, 400, 401, 404, 413, 415, 503};
     int found = 0;
-    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) found |= r.status == allowed[i];
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        found |= r.status == allowed[i];
     if (!found || r.body[0] != '{') abort();
 
     pb_hook h1, h2;

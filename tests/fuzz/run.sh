@@ -11,7 +11,8 @@ BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 SECS=${FUZZ_SECONDS:-5}
 ART=${FUZZ_ARTIFACTS:-/tmp/pb-fuzz-artifacts}
 mkdir -p "$ART"
-pass=0 fail=0
+pass=0 fail=0 work=""
+trap 'rm -rf "$work"' EXIT
 shopt -s nullglob
 targets=("$BUILD"/fuzz_*)
 if [ ${#targets[@]} -eq 0 ]; then
@@ -27,19 +28,18 @@ for bin in "${targets[@]}"; do
   log="$work/log"
   args=(-max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$ART/$name-")
-  if [ -d "$seeds" ]; then
-    "$bin" "${args[@]}" "$work" "$seeds" >"$log" 2>&1
-  else
-    "$bin" "${args[@]}" "$work" >"$log" 2>&1
-  fi
+  # timeout: libFuzzer's own limits do not cover a hang in its startup or in loading seeds.
+  dirs=("$work"); [ -d "$seeds" ] && dirs+=("$seeds")
+  timeout -k 5 $((SECS + 60)) "$bin" "${args[@]}" "${dirs[@]}" >"$log" 2>&1 </dev/null
   rc=$?
+  [ $rc -eq 124 ] && echo "(timed out after $((SECS + 60))s)" >>"$log"
   if [ $rc -eq 0 ]; then
     runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
     echo "PASS $name (${SECS}s, ${runs:-?} runs)"
     pass=$((pass + 1))
   else
     echo "FAIL $name (exit $rc; artifacts in $ART)"
-    grep -E 'ERROR|SUMMARY|^==|Test unit written' "$log" | head -n 20
+    grep -E 'ERROR|SUMMARY|^==|Test unit written|timed out' "$log" | head -n 20
     fail=$((fail + 1))
   fi
   rm -rf "$work"

@@ -186,12 +186,28 @@ try {
   r = await api(d, "GET", `${P}/work-items/?per_page=1`);
   check("tables intact after metacharacter writes", r.status === 200 && r.json.total_count >= nasty.length, `${r.status}`);
 
+  // NUL and lone-surrogate escapes (PostgreSQL's jsonb refuses \u0000): never a 5xx
+  for (const [path, raw] of [
+    [`${P}/work-items/`, '{"name":"nul\\u0000byte"}'], [`${P}/work-items/`, '{"name":"x","description_html":"\\u0000"}'],
+    [`${P}/labels/`, '{"name":"lab\\u0000el"}'], [`${P}/states/`, '{"name":"st\\u0000","color":"#fff"}'],
+    [`${S}/projects/`, '{"name":"pn","identifier":"NUL","description_text":{"a":"\\u0000"},"logo_props":{"k":["\\u0000"]}}'],
+    [`${P}/work-items/`, '{"name":"\\ud800"}'], [`${P}/work-items/`, '{"name":"\\udc00\\ud800"}'],
+  ]) {
+    r = await api(d, "POST", path, { raw });
+    check(`escape ${raw.slice(0, 50)}`, r.status >= 200 && r.status < 500, `${r.status} ${r.text.slice(0, 200)}`);
+  }
+
   r = await api(d, "GET", "/api/v1/users/me/");
   check("daemon still answers", r.status === 200 && d.alive(), `${r.status}`);
 } catch (e) {
   check("hostile run completed", false, String(e && e.stack || e));
 } finally {
   await d.stop();
+  // Under an ASan build: no memory error anywhere, no leak through the API's own code.
+  const out = d.output();
+  check("no AddressSanitizer report", !/ERROR: AddressSanitizer/.test(out), out.slice(-3000));
+  const leaks = out.split(/(?=Direct leak|Indirect leak)/).filter((b) => /leak of/.test(b) && /src\/api\/|plane_store\.c/.test(b));
+  check("no leak in src/api or plane_store", leaks.length === 0, leaks.join("\n").slice(0, 3000));
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

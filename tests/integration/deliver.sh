@@ -10,7 +10,9 @@
 #   3. plane format end to end: changes made through the daemon's Plane-compatible API come
 #      out as Plane CE webhooks (one per changed field, no work-item delete), each verified
 #      with X-Plane-Signature;
-#   4. admin API: /admin/v1/hooks create, test, log, replay with a webhooks:admin key.
+#   4. admin API: /admin/v1/hooks create, test, log, replay with a webhooks:admin key;
+#   5. a second planebridge B takes A's plane-format deliveries on /hooks/plane/{slug};
+#   and on PostgreSQL: two daemons sharing the store send every message exactly once.
 # Polls with bounded deadlines (no fixed sleeps). Prints PASS/FAIL lines and
 # "N passed, N failed".
 set -u
@@ -28,9 +30,9 @@ ko() { echo "FAIL $1${2:+ ($2)}"; fail=$((fail + 1)); }
 TMP=$(mktemp -d /tmp/pb-deliver.XXXXXX)
 unset PB_CONFIG PB_LISTEN PB_STORE PB_LOG_FILE PB_DELIVER_SCHEDULE PB_DELIVER_LEASE_S
 export PB_SSRF_ALLOW=127.0.0.1/32 PB_LOG_LEVEL=info PB_RATE_LIMIT_PER_MIN=1000000
-DPID="" RPID="" PGDBS=""
+DPID="" RPID="" PGDBS="" ALLPIDS=""
 cleanup() {
-  for p in $DPID $RPID; do
+  for p in $DPID $RPID $ALLPIDS; do
     if kill -0 "$p" 2>/dev/null; then
       kill -KILL "$p" 2>/dev/null
       wait "$p" 2>/dev/null
@@ -74,6 +76,7 @@ start_daemon() {
   : >"$log"
   env PB_STORE="$store" "$@" "$PB_BIN" serve --listen 127.0.0.1:0 >>"$log" 2>&1 &
   DPID=$!
+  ALLPIDS="$ALLPIDS $DPID"
   dport() { DPORT=$(grep -h '"msg":"listening"' "$log" 2>/dev/null | tail -n 1 | grep -o '"port":[0-9]*' | cut -d: -f2); [ -n "$DPORT" ] || ! kill -0 "$DPID" 2>/dev/null; }
   DPORT=""
   wait_for dport
@@ -110,6 +113,11 @@ run_backend() {
       ok "$label standard: $n deliveries verified by npm standardwebhooks"
     else
       ko "$label standard: deliveries" "$(stats)"
+    fi
+    if curl -s --max-time 5 "http://127.0.0.1:$DPORT/metrics" | grep -q '^pb_delivery_attempts_total{outcome="succeeded"} [1-9]'; then
+      ok "$label standard: /metrics counts delivery attempts"
+    else
+      ko "$label standard: /metrics"
     fi
     hook=$(PB_STORE="$store" "$PB_BIN" hooks list --json | json_get 'j[0].id')
     if PB_STORE="$store" "$PB_BIN" hooks log "$hook" --limit 5 | grep -q succeeded; then
@@ -160,6 +168,37 @@ run_backend() {
     stop_daemon
   fi
   stop_receiver
+
+  # ---- 2b. PostgreSQL: two daemons on one store never send a message twice
+  if [ "$label" = postgres ]; then
+    dir="$TMP/$label-two"; mkdir -p "$dir"; store=$($store_base two)
+    export PB_MASTER_KEY_FILE="$dir/master.key"
+    start_receiver "$dir" RECV_SECRET_FILE="$dir/secret"
+    if PB_STORE="$store" "$PB_BIN" hooks add --workspace acme --url "http://127.0.0.1:$RPORT/in" \
+        >"$dir/secret" 2>"$dir/add.err"; then
+      start_daemon "$store" "$dir/d1.log" PB_DELIVER_BATCH=8 || ko "$label two daemons: start 1"
+      local d1=$DPID
+      start_daemon "$store" "$dir/d2.log" PB_DELIVER_BATCH=8 || ko "$label two daemons: start 2"
+      local d2=$DPID
+      n=200
+      for i in $(seq 1 $n); do
+        PB_STORE="$store" "$PB_BIN" hooks emit --workspace acme --type issue.created --object "t$i" \
+          --data "{\"id\":\"t$i\"}" >/dev/null || ko "$label two daemons: emit $i"
+      done
+      all_in() { [ "$(stats | json_get 'j.messages')" = "$n" ]; }
+      if wait_for all_in && [ "$(stats | json_get 'j.duplicates')" = 0 ] && [ "$(stats | json_get 'j.bad')" = 0 ] &&
+         [ "$(stats | json_get 'j.requests')" = "$n" ]; then
+        ok "$label two daemons: $n messages, each sent exactly once"
+      else
+        ko "$label two daemons" "$(stats | head -c 300)"
+      fi
+      DPID=$d1; stop_daemon
+      DPID=$d2; stop_daemon
+    else
+      ko "$label two daemons: hooks add" "$(cat "$dir/add.err")"
+    fi
+    stop_receiver
+  fi
 
   # ---- 3. plane format end to end through the Plane-compatible API
   dir="$TMP/$label-plane"; mkdir -p "$dir"; store=$($store_base plane)
@@ -229,6 +268,52 @@ run_backend() {
       -d "{\"msg_id\":\"$msg\"}" "$adm/$hid/replay")
     replayed() { [ "$(curl -s --max-time 5 -H "X-Api-Key: $key" "$adm/$hid/log?msg_id=$msg" | json_get 'j.results.length')" = 2 ]; }
     if [ "$code" = 202 ] && wait_for replayed; then ok "$label admin: replay sends the message again"; else ko "$label admin: replay" "$code"; fi
+    local patched
+    patched=$(curl -s --max-time 5 -X PATCH -H "X-Api-Key: $key" -H 'Content-Type: application/json' \
+      -d '{"events":["issue.created"],"description":"only creations"}' "$adm/$hid")
+    if [ "$(echo "$patched" | json_get 'j.events.join(",") + "/" + j.event_mode + "/" + j.description')" = "issue.created/individual/only creations" ]; then
+      ok "$label admin: PATCH updates events and description"
+    else
+      ko "$label admin: PATCH" "$patched"
+    fi
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X PATCH -H "X-Api-Key: $key" -H 'Content-Type: application/json' \
+      -d '{"url":"http://10.0.0.1/hook"}' "$adm/$hid")
+    [ "$code" = 403 ] && ok "$label admin: PATCH to a private address refused" || ko "$label admin: PATCH SSRF" "$code"
+    code=$(curl -s --max-time 5 -X POST -H "X-Api-Key: $key" "$adm/$hid/disable" | json_get 'j.active')
+    [ "$code" = false ] && ok "$label admin: disable" || ko "$label admin: disable" "$code"
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X DELETE -H "X-Api-Key: $key" "$adm/$hid")
+    local code2
+    code2=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "X-Api-Key: $key" "$adm/$hid")
+    [ "$code" = 204 ] && [ "$code2" = 404 ] && ok "$label admin: DELETE" || ko "$label admin: DELETE" "$code $code2"
+
+    # ---- 5. A as the Plane upstream of another planebridge B: B's /hooks/plane/{slug}
+    # verifies A's plane-format deliveries with the secret A issued.
+    local apid=$DPID bstore bdir="$dir/b"
+    mkdir -p "$bdir"
+    bstore=$($store_base planeb)
+    if start_daemon "$bstore" "$bdir/daemon.log" PB_MASTER_KEY_FILE="$bdir/master.key"; then
+      local bpid=$DPID bport=$DPORT bhook
+      if PB_STORE="$store" "$PB_BIN" hooks add --workspace acme --format plane --events 'issue.*' \
+          --url "http://127.0.0.1:$bport/hooks/plane/acme" >"$bdir/secret" 2>"$bdir/add.err" &&
+         PB_STORE="$bstore" PB_MASTER_KEY_FILE="$bdir/master.key" "$PB_BIN" webhook-secret acme --file "$bdir/secret" \
+          >/dev/null 2>"$bdir/ws.err"; then
+        bhook=$(PB_STORE="$store" "$PB_BIN" hooks list --json | json_get 'j.find(h => h.url.includes("/hooks/plane/")).id')
+        curl -s --max-time 5 -o /dev/null -X POST -H "X-Api-Key: $key" -H 'Content-Type: application/json' \
+          -d '{"name":"Upstream item"}' "http://127.0.0.1:$(grep -h '"msg":"listening"' "$dir/daemon.log" | tail -n 1 | grep -o '"port":[0-9]*' | cut -d: -f2)/api/v1/workspaces/acme/projects/$pj/issues/"
+        accepted() { PB_STORE="$store" "$PB_BIN" hooks log "$bhook" --json | json_get 'j.some(a => a.outcome === "succeeded" && a.status === 200)' | grep -q true; }
+        if wait_for accepted; then
+          ok "$label plane: a second planebridge accepts A's deliveries as Plane webhooks (signature verified, 200)"
+        else
+          ko "$label plane: B as consumer" "$(PB_STORE="$store" "$PB_BIN" hooks log "$bhook" --limit 3 | tail -n 3)"
+        fi
+      else
+        ko "$label plane: B setup" "$(cat "$bdir"/*.err | head -c 300)"
+      fi
+      DPID=$bpid; stop_daemon
+    else
+      ko "$label plane: B start"
+    fi
+    DPID=$apid
     stop_daemon
   fi
   stop_receiver
@@ -246,7 +331,7 @@ if [ -n "${PB_TEST_PG_URL:-}" ]; then
       echo "${BASH_REMATCH[1]}/$db${BASH_REMATCH[4]}"
     fi
   }
-  PGDBS="pb_deliver_$$_std pb_deliver_$$_kill pb_deliver_$$_plane" # dropped by cleanup
+  PGDBS="pb_deliver_$$_std pb_deliver_$$_kill pb_deliver_$$_two pb_deliver_$$_plane pb_deliver_$$_planeb" # dropped by cleanup
   run_backend postgres pg_store
 fi
 

@@ -110,6 +110,24 @@ run_backend() {
   "$B" export --workspace copy --project "$pid2" --out "$D/e2.json"
   check "[$BACKEND] export -> import -> export is identical" cmp -s "$D/e1.json" "$D/e2.json"
 
+  # relative dates are pinned to the first apply of an instance
+  cat >"$D/pin.yaml" <<'YAML'
+template: pin
+variables:
+  start: {type: date, default: today}
+anchor_date: "{{start}}"
+project: {name: Pinned, identifier: PIN}
+items:
+  - {key: a, name: A, due: +7d}
+YAML
+  "$B" apply "$D/pin.yaml" --workspace acme --today 2026-03-01 >"$D/pin1.json" 2>/dev/null
+  "$B" apply "$D/pin.yaml" --workspace acme >"$D/pin2.json" 2>/dev/null
+  check "[$BACKEND] a later re-apply keeps the first apply's dates" \
+    test "$(jq_ "$D/pin2.json" "['requests']['writes']")" = 0 -a \
+    "$(sql "SELECT COUNT(*) FROM work_plane.items WHERE external_id = 'pin/pin/item/a' AND CAST(raw AS TEXT) LIKE '%2026-03-08%'")" = 1
+  "$B" apply "$D/pin.yaml" --workspace acme --today 2026-03-02 >"$D/pin3.json" 2>/dev/null
+  check "[$BACKEND] --today moves them on purpose (one update)" test "$(jq_ "$D/pin3.json" "['updated']")" = 1
+
   # kill -9 mid-apply, then resume
   python3 -c "print('keys: [' + ', '.join('k%d' % i for i in range(400)) + ']')" >"$D/big.vars.yaml"
   cat >"$D/big.yaml" <<'YAML'

@@ -483,7 +483,7 @@ PB_STORE_TEST(deliver_plane_format_end_to_end)
                     "{\"type\":\"issue.updated\",\"timestamp\":\"2026-11-21T10:00:00.000000Z\",\"data\":{\"id\":\"i1\","
                     "\"name\":\"Latest\",\"priority\":\"low\"},\"previous_attributes\":{\"name\":\"First\","
                     "\"priority\":\"none\"},\"actor\":{\"id\":\"u1\",\"display_name\":\"alice\"}}") == 0);
-    PB_REQUIRE(emit(&f, "issue.deleted", "p1", "i1", "{\"id\":\"i1\"}") == 0);     /* Plane sends nothing */
+    PB_REQUIRE(emit(&f, "issue.deleted", "p1", "i1", "{\"id\":\"i1\"}") == 0); /* Plane sends nothing */
     PB_REQUIRE(emit(&f, "issue.assigned", "p1", "i1", "{\"id\":\"i1\"}") == 0);    /* derived: nothing */
     PB_REQUIRE(emit(&f, "project.deleted", "p1", "p1", "{\"id\":\"p1\"}") == 0);
     PB_CHECK_EQ_INT(pump(&f), 4); /* created + 2 field updates + project delete */
@@ -599,11 +599,16 @@ PB_STORE_TEST(deliver_slack_throttle_and_readable_text)
                             "created_at, updated_at, raw) VALUES ('s1', 'state', 'acme', 'p1', 'In Review', $1, $1, "
                             "'{}')",
                             p, 1, NULL, NULL) == 0);
+    PB_REQUIRE(pb_conn_exec(c,
+                            "INSERT INTO ops.users (id, email, first_name, last_name, display_name, created_at, "
+                            "updated_at) VALUES ('u9', 'dana@example.com', 'Dana', 'D', 'dana', $1, $1)",
+                            p, 1, NULL, NULL) == 0);
     pb_db_release(f.db, c);
     for (int i = 0; i < 3; i++)
         PB_REQUIRE(emit(&f, "issue.updated", "p1", "i1",
                         "{\"type\":\"issue.updated\",\"data\":{\"id\":\"i1\",\"name\":\"Checkout\",\"sequence_id\":7,"
-                        "\"state\":\"s1\"},\"previous_attributes\":{\"name\":\"Cart\"}}") == 0);
+                        "\"state\":\"s1\",\"assignees\":[\"u9\"],\"updated_by\":\"u9\"},\"previous_attributes\":{"
+                        "\"name\":\"Cart\"}}") == 0);
     PB_CHECK_EQ_INT(pump(&f), 1); /* about one message per second per URL */
     PB_CHECK_EQ_INT(trecv_count(f.rx), 1);
     PB_CHECK_EQ_INT(pump(&f), 0);
@@ -620,6 +625,8 @@ PB_STORE_TEST(deliver_slack_throttle_and_readable_text)
     PB_CHECK(strstr(t, "WEB-7 Checkout") != NULL);
     PB_CHECK(strstr(t, "State: In Review") != NULL);
     PB_CHECK(strstr(t, "*name*: Cart") != NULL);
+    PB_CHECK(strstr(t, "issue updated by dana") != NULL);
+    PB_CHECK(strstr(t, "Assignee: dana") != NULL);
     PB_CHECK(strstr(t, "https://plane.example.com/acme/projects/p1/issues/i1") != NULL);
     cJSON_Delete(j);
     trecv_req_free(&q);
@@ -721,5 +728,127 @@ PB_STORE_TEST(deliver_hook_management_and_retention)
     PB_CHECK_EQ_INT(count_sql(&f, "SELECT COUNT(*) FROM ops.delivery_attempts WHERE hook_id = $1", h.id), 0);
     PB_REQUIRE(pb_deliver_hook_delete(f.d, h.id, &err) == 0);
     PB_CHECK_EQ_INT(pb_deliver_hook_get(f.d, h.id, &h, &err), PB_ENOTFOUND);
+    fx_close(&f);
+}
+
+PB_STORE_TEST(deliver_fanout_finds_late_committed_lower_ids)
+{
+    /* PostgreSQL sequences do not commit in order: an outbox row with a lower id can become
+     * visible after higher ones were fanned out. It must still be delivered. */
+    fx f;
+    PB_REQUIRE(fx_open(&f) == 0);
+    pb_hook h;
+    char secret[PB_SW_SECRET_MAX];
+    PB_REQUIRE(add_hook(&f, "standard", NULL, "/late", &h, secret) == 0);
+    pb_conn *c = NULL;
+    PB_REQUIRE(pb_db_acquire(f.db, &c, NULL) == 0);
+    static const int64_t ids[] = {100, 102, 101};
+    for (int i = 0; i < 3; i++) {
+        char evid[32], payload[128];
+        snprintf(evid, sizeof evid, "late-%lld", (long long)ids[i]);
+        snprintf(payload, sizeof payload, "{\"type\":\"issue.created\",\"timestamp\":\"x\",\"data\":{\"id\":\"%lld\"}}",
+                 (long long)ids[i]);
+        pb_val p[] = {PB_INT(ids[i]), PB_TEXT(evid), PB_INT(f.now), PB_TEXT(payload)};
+        PB_REQUIRE(pb_conn_exec(c,
+                                "INSERT INTO ops.outbox (id, event_id, type, workspace_slug, occurred_at, payload) "
+                                "VALUES ($1, $2, 'issue.created', 'acme', $3, $4)",
+                                p, 4, NULL, NULL) == 0);
+        if (i == 1) {
+            pb_db_release(f.db, c);
+            c = NULL;
+            PB_CHECK_EQ_INT(pump(&f), 2); /* 100 and 102 */
+            f.now += 1000;                /* 1 ms later: scans continue after 102 */
+            PB_CHECK_EQ_INT(pump(&f), 0);
+            PB_REQUIRE(pb_db_acquire(f.db, &c, NULL) == 0);
+        }
+    }
+    pb_db_release(f.db, c);
+    f.now += 1000;
+    PB_CHECK_EQ_INT(pump(&f), 0); /* 101 is not seen by the quick scan... */
+    f.now += 6 * S;
+    PB_CHECK_EQ_INT(pump(&f), 1); /* ...but by the next full scan from the watermark */
+    PB_CHECK_EQ_INT(trecv_count(f.rx), 3);
+    /* and the watermark only moves past rows old enough that nothing can still commit below */
+    pb_error err = {0};
+    PB_REQUIRE(pb_deliver_maintain(f.d, &err) == 0);
+    int64_t wm = -1;
+    PB_REQUIRE(pb_db_acquire(f.db, &c, NULL) == 0);
+    PB_REQUIRE(pb_dstore_watermark(c, &wm, NULL) == 0);
+    pb_db_release(f.db, c);
+    PB_CHECK_EQ_INT(wm, 0);
+    f.now += 11 * 60 * S;
+    PB_REQUIRE(pb_deliver_maintain(f.d, &err) == 0);
+    PB_REQUIRE(pb_db_acquire(f.db, &c, NULL) == 0);
+    PB_REQUIRE(pb_dstore_watermark(c, &wm, NULL) == 0);
+    pb_db_release(f.db, c);
+    PB_CHECK_EQ_INT(wm, 102);
+    fx_close(&f);
+}
+
+PB_STORE_TEST(deliver_plane_actor_is_userlite_from_users)
+{
+    fx f;
+    PB_REQUIRE(fx_open(&f) == 0);
+    pb_hook h;
+    char secret[PB_SW_SECRET_MAX];
+    PB_REQUIRE(add_hook(&f, "plane", NULL, "/actor", &h, secret) == 0);
+    pb_conn *c = NULL;
+    PB_REQUIRE(pb_db_acquire(f.db, &c, NULL) == 0);
+    pb_val p[] = {PB_INT(f.now)};
+    PB_REQUIRE(pb_conn_exec(c,
+                            "INSERT INTO ops.users (id, email, first_name, last_name, display_name, created_at, "
+                            "updated_at) VALUES ('u1', 'ada@example.com', 'Ada', 'L', 'ada', $1, $1)",
+                            p, 1, NULL, NULL) == 0);
+    pb_db_release(f.db, c);
+    PB_REQUIRE(emit(&f, "issue.updated", "p1", "i1",
+                    "{\"type\":\"issue.updated\",\"timestamp\":\"t\",\"data\":{\"id\":\"i1\",\"name\":\"B\","
+                    "\"updated_by\":\"u1\"},\"previous_attributes\":{\"name\":\"A\"}}") == 0);
+    PB_CHECK_EQ_INT(pump(&f), 1);
+    trecv_req q;
+    PB_REQUIRE(trecv_get(f.rx, 0, &q) == 0);
+    PB_CHECK(strstr(q.body, "\"actor\": {\"id\": \"u1\", \"first_name\": \"Ada\", \"last_name\": \"L\", \"email\": "
+                            "\"ada@example.com\", \"avatar\": \"\", \"avatar_url\": null, \"display_name\": \"ada\"}") !=
+             NULL);
+    trecv_req_free(&q);
+    fx_close(&f);
+}
+
+PB_STORE_TEST(deliver_batch_recording_mixed_statuses)
+{
+    /* One worker round with more messages than one multi-row statement holds, to two
+     * endpoints answering different 2xx codes: every row is recorded once, correctly. */
+    fx f;
+    PB_REQUIRE(fx_open(&f) == 0);
+    trecv *rx2 = trecv_start();
+    PB_REQUIRE(rx2);
+    pb_hook a, b, e;
+    char s1[PB_SW_SECRET_MAX];
+    PB_REQUIRE(add_hook(&f, "standard", NULL, "/a", &a, s1) == 0);
+    trecv *keep = f.rx;
+    f.rx = rx2;
+    PB_REQUIRE(add_hook(&f, "standard", "issue.*", "/b", &b, s1) == 0);
+    PB_REQUIRE(add_hook(&f, "standard", "issue.created", "/e", &e, s1) == 0);
+    f.rx = keep;
+    trecv_respond(f.rx, 200, "", "");
+    trecv_respond(rx2, 204, "", "");
+    for (int i = 0; i < 21; i++) {
+        char obj[16];
+        snprintf(obj, sizeof obj, "i%d", i);
+        PB_REQUIRE(emit(&f, i % 2 ? "issue.updated" : "issue.created", "p1", obj, "{\"id\":\"x\"}") == 0);
+    }
+    /* 21 to a, 21 to b, 11 to e: 53 messages, one round (batch 64) */
+    PB_CHECK_EQ_INT(pump(&f), 53);
+    PB_CHECK_EQ_INT(count_sql(&f, "SELECT COUNT(*) FROM ops.deliveries WHERE hook_id = $1 AND status = 'succeeded' "
+                                  "AND last_status = 200 AND attempts = 1",
+                              a.id),
+                    21);
+    PB_CHECK_EQ_INT(count_sql(&f, "SELECT COUNT(*) FROM ops.deliveries WHERE hook_id = $1 AND status = 'succeeded' "
+                                  "AND last_status = 204 AND attempts = 1",
+                              b.id),
+                    21);
+    PB_CHECK_EQ_INT(count_sql(&f, "SELECT COUNT(*) FROM ops.delivery_attempts WHERE outcome = $1", "succeeded"), 53);
+    PB_CHECK_EQ_INT(count_sql(&f, "SELECT COUNT(*) FROM ops.deliveries WHERE status <> $1", "succeeded"), 0);
+    PB_CHECK_EQ_INT(pump(&f), 0);
+    trecv_stop(rx2);
     fx_close(&f);
 }

@@ -145,7 +145,8 @@ PB_TEST(ingest_content_type_slug_depth)
 
 PB_TEST(ingest_parse_plane_ce_body)
 {
-    char *body = issue_body(&(fx_issue){.id = ISSUE_ID, .updated_at = 1763800000123456LL, .field = "priority"});
+    char *body =
+        issue_body(&(fx_issue){.id = ISSUE_ID, .updated_at = 1763800000123456LL, .field = "priority"});
     pb_hook h;
     pb_error err = {0};
     PB_REQUIRE(pb_hook_parse("acme", body, strlen(body), &h, &err) == 0);
@@ -192,12 +193,14 @@ PB_TEST(ingest_key_ignores_delivery_and_webhook_ids)
 
 PB_TEST(ingest_parse_v2_event_id)
 {
-    const char *v2a = "{\"version\": \"v2\", \"delivery_id\": \"d1\", \"event_id\": \"ev-42\", \"event\": "
-                      "\"workitem.comment.updated\", \"webhook_id\": \"w\", \"workspace_id\": \"x\", \"data\": "
-                      "{\"id\": \"" ISSUE_ID "\", \"updated_at\": \"2025-11-21T10:00:00Z\"}}";
-    const char *v2b = "{\"version\": \"v2\", \"delivery_id\": \"d2\", \"event_id\": \"ev-42\", \"event\": "
-                      "\"workitem.comment.updated\", \"webhook_id\": \"w\", \"workspace_id\": \"x\", \"data\": "
-                      "{\"id\": \"" ISSUE_ID "\", \"updated_at\": \"2025-11-21T10:00:00Z\", \"extra\": 1}}";
+    const char *v2a =
+        "{\"version\": \"v2\", \"delivery_id\": \"d1\", \"event_id\": \"ev-42\", \"event\": "
+        "\"workitem.comment.updated\", \"webhook_id\": \"w\", \"workspace_id\": \"x\", \"data\": "
+        "{\"id\": \"" ISSUE_ID "\", \"updated_at\": \"2025-11-21T10:00:00Z\"}}";
+    const char *v2b =
+        "{\"version\": \"v2\", \"delivery_id\": \"d2\", \"event_id\": \"ev-42\", \"event\": "
+        "\"workitem.comment.updated\", \"webhook_id\": \"w\", \"workspace_id\": \"x\", \"data\": "
+        "{\"id\": \"" ISSUE_ID "\", \"updated_at\": \"2025-11-21T10:00:00Z\", \"extra\": 1}}";
     const char *v2del = "{\"version\": \"v2\", \"event_id\": \"ev-43\", \"event\": \"workitem.deleted\", "
                         "\"entity_id\": \"" ISSUE_ID "\", \"data\": {}}";
     pb_hook a, b, d;
@@ -229,23 +232,28 @@ PB_TEST(ingest_parse_rejects_malformed)
         {"{\"action\": \"updated\", \"data\": {}}", PB_EINVAL, "event"},
         {"{\"event\": 5, \"action\": \"updated\"}", PB_EINVAL, "event"},
         {"{\"event\": \"issue\", \"action\": \"updated\", \"data\": []}", PB_EINVAL, "data"},
-        {"{\"event\": \"issue\", \"action\": \"updated\", \"data\": {\"name\": \"x\"}}", PB_EINVAL, "data.id"},
-        {"{\"event\": \"issue\", \"action\": \"updated\", \"data\": {\"id\": \"../../etc\"}}", PB_EINVAL, "data.id"},
-        {"{\"event\": \"issue\", \"action\": \"updated\", \"data\": {\"id\": \"" ISSUE_ID "\"}} trailing", PB_EPARSE,
-         ""},
+        {"{\"event\": \"issue\", \"action\": \"updated\", \"data\": {\"name\": \"x\"}}", PB_EINVAL,
+         "data.id"},
+        {"{\"event\": \"issue\", \"action\": \"updated\", \"data\": {\"id\": \"../../etc\"}}", PB_EINVAL,
+         "data.id"},
+        {"{\"event\": \"issue\", \"action\": \"updated\", \"data\": {\"id\": \"" ISSUE_ID "\"}} trailing",
+         PB_EPARSE, ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pb_hook h;
         pb_error err = {0};
         int rc = pb_hook_parse("acme", cases[i].body, strlen(cases[i].body), &h, &err);
-        if (rc != cases[i].rc) pb_test_fail(__FILE__, __LINE__, "case %zu: rc %d, want %d", i, rc, cases[i].rc);
+        if (rc != cases[i].rc)
+            pb_test_fail(__FILE__, __LINE__, "case %zu: rc %d, want %d", i, rc, cases[i].rc);
         PB_CHECK_STR(err.field, cases[i].field);
     }
     /* nesting bomb */
     pb_buf b;
     pb_buf_init(&b, 1 << 20);
-    pb_buf_puts(&b, "{\"event\": \"issue\", \"action\": \"updated\", \"data\": {\"id\": \"" ISSUE_ID "\", \"x\": ");
-    for (int i = 0; i < 10000; i++) pb_buf_putc(&b, '[');
+    pb_buf_puts(&b, "{\"event\": \"issue\", \"action\": \"updated\", \"data\": {\"id\": \"" ISSUE_ID
+                    "\", \"x\": ");
+    for (int i = 0; i < 10000; i++)
+        pb_buf_putc(&b, '[');
     pb_hook h;
     PB_CHECK_EQ_INT(pb_hook_parse("acme", b.data, b.len, &h, NULL), PB_EDEPTH);
     pb_buf_free(&b);
@@ -356,17 +364,20 @@ PB_TEST(ingest_route_through_http_server_and_log_hygiene)
     pb_log_set_output(logf);
     pb_log_level = PB_LOG_DEBUG;
 
-    char *body = issue_body(&(fx_issue){.id = ISSUE_ID, .name = "SECRET-CONTENT-42", .updated_at = 1763800000000000LL});
+    char *body = issue_body(
+        &(fx_issue){.id = ISSUE_ID, .name = "SECRET-CONTENT-42", .updated_at = 1763800000000000LL});
     char sig[65];
     pb_sig_sign_hex("plane_wh_receiver_secret", body, strlen(body), sig);
     const char *hdr_ok[] = {"Content-Type", "application/json", "X-Plane-Signature", sig, NULL};
     pb_buf out;
     pb_buf_init(&out, 1 << 20);
-    PB_CHECK_EQ_INT(pb_server_handle_raw(srv, "POST", "/hooks/plane/acme", hdr_ok, body, strlen(body), &out), 200);
+    PB_CHECK_EQ_INT(pb_server_handle_raw(srv, "POST", "/hooks/plane/acme", hdr_ok, body, strlen(body), &out),
+                    200);
     pb_buf_reset(&out);
     const char *hdr_bad[] = {"Content-Type", "application/json", "X-Plane-Signature",
                              "0000000000000000000000000000000000000000000000000000000000000000", NULL};
-    PB_CHECK_EQ_INT(pb_server_handle_raw(srv, "POST", "/hooks/plane/acme", hdr_bad, body, strlen(body), &out), 401);
+    PB_CHECK_EQ_INT(pb_server_handle_raw(srv, "POST", "/hooks/plane/acme", hdr_bad, body, strlen(body), &out),
+                    401);
     PB_CHECK(strstr(pb_buf_cstr(&out), "invalid webhook signature") != NULL);
     pb_buf_reset(&out);
     PB_CHECK_EQ_INT(pb_server_handle_raw(srv, "GET", "/hooks/plane/acme", NULL, NULL, 0, &out) >= 400, 1);
@@ -394,13 +405,17 @@ PB_TEST(ingest_key_cuts_only_top_level_volatile_members)
 {
     /* delivery_id (v2 without event_id) and webhook_id of any JSON type are cut; the same
      * names nested inside data are content and do count. */
-    const char *a = "{\"event\": \"issue\", \"action\": \"updated\", \"delivery_id\": \"d-1\", \"webhook_id\": 17, "
+    const char *a =
+        "{\"event\": \"issue\", \"action\": \"updated\", \"delivery_id\": \"d-1\", \"webhook_id\": 17, "
+        "\"data\": {\"id\": \"" ISSUE_ID "\", \"webhook_id\": \"x\"}}";
+    const char *b = "{\"event\": \"issue\", \"action\": \"updated\", \"delivery_id\": \"d-2\", "
+                    "\"webhook_id\": [1, {\"a\": 2}], "
                     "\"data\": {\"id\": \"" ISSUE_ID "\", \"webhook_id\": \"x\"}}";
-    const char *b = "{\"event\": \"issue\", \"action\": \"updated\", \"delivery_id\": \"d-2\", \"webhook_id\": [1, {\"a\": 2}], "
-                    "\"data\": {\"id\": \"" ISSUE_ID "\", \"webhook_id\": \"x\"}}";
-    const char *c = "{\"event\": \"issue\", \"action\": \"updated\", \"delivery_id\": \"d-3\", \"webhook_id\": null, "
-                    "\"data\": {\"id\": \"" ISSUE_ID "\", \"webhook_id\": \"y\"}}";
-    const char *d = "{\"event\": \"issue\", \"action\": \"updated\", \"delivery_id\": \"d-\\\"4\\\"\", \"webhook_id\": \"w\", "
+    const char *c =
+        "{\"event\": \"issue\", \"action\": \"updated\", \"delivery_id\": \"d-3\", \"webhook_id\": null, "
+        "\"data\": {\"id\": \"" ISSUE_ID "\", \"webhook_id\": \"y\"}}";
+    const char *d = "{\"event\": \"issue\", \"action\": \"updated\", \"delivery_id\": \"d-\\\"4\\\"\", "
+                    "\"webhook_id\": \"w\", "
                     "\"data\": {\"id\": \"" ISSUE_ID "\", \"webhook_id\": \"x\"}}";
     pb_hook ha, hb, hc, hd;
     PB_REQUIRE(pb_hook_parse("acme", a, strlen(a), &ha, NULL) == 0);

@@ -20,10 +20,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SECRET "plane_wh_store_test_secret"
+#define SECRET  "plane_wh_store_test_secret"
 #define ISSUE_A "7d0c3b52-1f0a-4b7e-9a6d-2e3f4a5b6c7d"
 #define ISSUE_B "8e1d4c63-2a1b-4c8f-8b7e-3f4a5b6c7d8e"
-#define ALICE "aaaaaaaa-1111-4222-8333-444444444444"
+#define ALICE   "aaaaaaaa-1111-4222-8333-444444444444"
 
 static pb_db *open_store(void)
 {
@@ -213,7 +213,8 @@ PB_STORE_TEST(ingest_store_apply_create_update_noop_events)
     free(sg);
 
     /* A PATCH of two fields = two deliveries with the same data: one update event. */
-    fx_issue u = {.id = ISSUE_A, .name = "Renamed", .priority = "high", .updated_at = t0 + 1000, .field = "name"};
+    fx_issue u = {
+        .id = ISSUE_A, .name = "Renamed", .priority = "high", .updated_at = t0 + 1000, .field = "name"};
     PB_CHECK_EQ_INT(post(ing, &u, NULL), 200);
     u.field = "priority";
     PB_CHECK_EQ_INT(post(ing, &u, NULL), 200);
@@ -230,8 +231,8 @@ PB_STORE_TEST(ingest_store_apply_create_update_noop_events)
     PB_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(prev, "priority")), "none");
     PB_CHECK_EQ_INT(cJSON_GetArraySize(prev), 2);
     PB_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pj, "type")), "issue.updated");
-    PB_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-                     cJSON_GetObjectItemCaseSensitive(pj, "data"), "name")),
+    PB_CHECK_STR(cJSON_GetStringValue(
+                     cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pj, "data"), "name")),
                  "Renamed");
     cJSON_Delete(pj);
     free(payload);
@@ -243,19 +244,26 @@ PB_STORE_TEST(ingest_store_apply_create_update_noop_events)
     PB_CHECK_EQ_INT(post(ing, &u, NULL), 200);
     drain(db);
     PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM ops.outbox", NULL), 2);
-    PB_CHECK_EQ_INT(q_int(db, "SELECT updated_at FROM work_plane.items WHERE plane_id = $1", ISSUE_A), t0 + 2000);
+    PB_CHECK_EQ_INT(q_int(db, "SELECT updated_at FROM work_plane.items WHERE plane_id = $1", ISSUE_A),
+                    t0 + 2000);
 
     /* Assign + complete: updated plus the derived events. */
-    fx_issue c = {.id = ISSUE_A, .name = "Renamed", .priority = "high", .assignee = ALICE, .done = 1,
-                  .updated_at = t0 + 3000, .field = "state"};
+    fx_issue c = {.id = ISSUE_A,
+                  .name = "Renamed",
+                  .priority = "high",
+                  .assignee = ALICE,
+                  .done = 1,
+                  .updated_at = t0 + 3000,
+                  .field = "state"};
     PB_CHECK_EQ_INT(post(ing, &c, NULL), 200);
     drain(db);
     PB_CHECK_EQ_INT(outbox_count(db, "issue.updated"), 2);
     PB_CHECK_EQ_INT(outbox_count(db, "issue.assigned"), 1);
     PB_CHECK_EQ_INT(outbox_count(db, "issue.completed"), 1);
-    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM work_plane.item_refs WHERE item_id = $1 AND kind = 'assignee'",
-                          ISSUE_A),
-                    1);
+    PB_CHECK_EQ_INT(
+        q_int(db, "SELECT COUNT(*) FROM work_plane.item_refs WHERE item_id = $1 AND kind = 'assignee'",
+              ISSUE_A),
+        1);
     pb_ingest_free(ing);
     pb_db_free(db);
 }
@@ -316,7 +324,8 @@ PB_STORE_TEST(ingest_store_echo_suppression)
     free(name);
     PB_CHECK_EQ_INT(outbox_count(db, "issue.updated"), 0); /* but no event echoes back */
     /* someone else's later change is an event again */
-    PB_CHECK_EQ_INT(post(ing, &(fx_issue){.id = ISSUE_A, .name = "theirs", .updated_at = t0 + 20}, NULL), 200);
+    PB_CHECK_EQ_INT(post(ing, &(fx_issue){.id = ISSUE_A, .name = "theirs", .updated_at = t0 + 20}, NULL),
+                    200);
     drain(db);
     PB_CHECK_EQ_INT(outbox_count(db, "issue.updated"), 1);
     pb_ingest_free(ing);
@@ -333,18 +342,35 @@ PB_STORE_TEST(ingest_store_retry_dead_letter_replay)
     const char *bad = "{\"event\": \"issue\"}";
     /* A project whose identifier clashes with another live project: the upsert fails every
      * time (unique index), so it retries with backoff and ends in dead letters. */
-    const char *p1 = "{\"event\": \"project\", \"action\": \"created\", \"webhook_id\": \"w\", \"workspace_id\": \"x\", "
-                     "\"data\": {\"id\": \"11111111-1111-4111-8111-111111111111\", \"name\": \"One\", "
-                     "\"identifier\": \"ONE\", \"created_at\": \"2025-11-21T10:00:00Z\", \"updated_at\": "
-                     "\"2025-11-21T10:00:00Z\"}}";
-    const char *p2 = "{\"event\": \"project\", \"action\": \"created\", \"webhook_id\": \"w\", \"workspace_id\": \"x\", "
-                     "\"data\": {\"id\": \"22222222-2222-4222-8222-222222222222\", \"name\": \"Two\", "
-                     "\"identifier\": \"ONE\", \"created_at\": \"2025-11-21T10:00:00Z\", \"updated_at\": "
-                     "\"2025-11-21T10:00:00Z\"}}";
+    const char *p1 =
+        "{\"event\": \"project\", \"action\": \"created\", \"webhook_id\": \"w\", \"workspace_id\": \"x\", "
+        "\"data\": {\"id\": \"11111111-1111-4111-8111-111111111111\", \"name\": \"One\", "
+        "\"identifier\": \"ONE\", \"created_at\": \"2025-11-21T10:00:00Z\", \"updated_at\": "
+        "\"2025-11-21T10:00:00Z\"}}";
+    const char *p2 =
+        "{\"event\": \"project\", \"action\": \"created\", \"webhook_id\": \"w\", \"workspace_id\": \"x\", "
+        "\"data\": {\"id\": \"22222222-2222-4222-8222-222222222222\", \"name\": \"Two\", "
+        "\"identifier\": \"ONE\", \"created_at\": \"2025-11-21T10:00:00Z\", \"updated_at\": "
+        "\"2025-11-21T10:00:00Z\"}}";
     pb_queue_in in[3] = {
-        {.key = "k-bad", .source = "plane", .workspace = "acme", .received_at = 1, .body = bad, .body_len = strlen(bad)},
-        {.key = "k-p1", .source = "plane", .workspace = "acme", .received_at = 1, .body = p1, .body_len = strlen(p1)},
-        {.key = "k-p2", .source = "plane", .workspace = "acme", .received_at = 2, .body = p2, .body_len = strlen(p2)},
+        {.key = "k-bad",
+         .source = "plane",
+         .workspace = "acme",
+         .received_at = 1,
+         .body = bad,
+         .body_len = strlen(bad)},
+        {.key = "k-p1",
+         .source = "plane",
+         .workspace = "acme",
+         .received_at = 1,
+         .body = p1,
+         .body_len = strlen(p1)},
+        {.key = "k-p2",
+         .source = "plane",
+         .workspace = "acme",
+         .received_at = 2,
+         .body = p2,
+         .body_len = strlen(p2)},
     };
     unsigned char ins[3];
     PB_REQUIRE(pb_queue_enqueue_batch(c, in, 3, ins, NULL) == 0);
@@ -375,14 +401,15 @@ PB_STORE_TEST(ingest_store_retry_dead_letter_replay)
     int64_t changed = 0;
     PB_REQUIRE(pb_queue_replay(c, 1, NULL, 0, &changed, NULL) == 0);
     PB_CHECK_EQ_INT(changed, 2);
-    for (int i = 0; i < 3; i++) PB_REQUIRE(pb_worker_run_once(c, &o, "w1", &t, NULL) == 0);
+    for (int i = 0; i < 3; i++)
+        PB_REQUIRE(pb_worker_run_once(c, &o, "w1", &t, NULL) == 0);
     PB_REQUIRE(pb_queue_get_stats(c, &st, NULL) == 0);
     PB_CHECK_EQ_INT(st.done, 2);
     PB_CHECK_EQ_INT(st.dead, 1);
     /* replay by id of a done job: it runs again and changes nothing (idempotent) */
     int64_t id = 0;
-    PB_REQUIRE(pb_conn_query_int(c, "SELECT id FROM ops.event_queue WHERE idempotency_key = 'k-p1'", NULL, 0, &id,
-                                 NULL) == 0);
+    PB_REQUIRE(pb_conn_query_int(c, "SELECT id FROM ops.event_queue WHERE idempotency_key = 'k-p1'", NULL, 0,
+                                 &id, NULL) == 0);
     int64_t events_before = 0, events_after = 0;
     pb_conn_query_int(c, "SELECT COUNT(*) FROM ops.outbox", NULL, 0, &events_before, NULL);
     PB_REQUIRE(pb_queue_replay(c, 0, &id, 1, &changed, NULL) == 0);
@@ -400,7 +427,8 @@ PB_STORE_TEST(ingest_store_expired_lease_is_reclaimed)
     PB_REQUIRE(db);
     pb_conn *c = NULL;
     PB_REQUIRE(pb_db_acquire(db, &c, NULL) == 0);
-    pb_queue_in in = {.key = "k1", .source = "plane", .workspace = "acme", .received_at = 1, .body = "{}", .body_len = 2};
+    pb_queue_in in = {
+        .key = "k1", .source = "plane", .workspace = "acme", .received_at = 1, .body = "{}", .body_len = 2};
     unsigned char ins;
     PB_REQUIRE(pb_queue_enqueue_batch(c, &in, 1, &ins, NULL) == 0);
     pb_queue_job *jobs = NULL;
@@ -446,15 +474,22 @@ PB_STORE_TEST(ingest_store_two_worker_processes_no_double_processing)
             snprintf(keys[n], sizeof keys[n], "k-%d", i);
             snprintf(ids[n], sizeof ids[n], "7d0c3b52-1f0a-4b7e-9a6d-%012d", i % OBJECTS);
             pb_buf_init(&bodies[n], 1 << 20);
-            fx_issue_body(&bodies[n], &(fx_issue){.id = ids[n], .action = i < OBJECTS ? "created" : "updated",
-                                                 .updated_at = t0 + (i < OBJECTS ? 0 : 10)});
-            in[n] = (pb_queue_in){.key = keys[n], .source = "plane", .workspace = "acme", .object_type = "issue",
-                                  .object_id = ids[n], .received_at = 1, .body = bodies[n].data,
+            fx_issue_body(&bodies[n], &(fx_issue){.id = ids[n],
+                                                  .action = i < OBJECTS ? "created" : "updated",
+                                                  .updated_at = t0 + (i < OBJECTS ? 0 : 10)});
+            in[n] = (pb_queue_in){.key = keys[n],
+                                  .source = "plane",
+                                  .workspace = "acme",
+                                  .object_type = "issue",
+                                  .object_id = ids[n],
+                                  .received_at = 1,
+                                  .body = bodies[n].data,
                                   .body_len = bodies[n].len};
         }
         unsigned char ins[64];
         PB_REQUIRE(pb_queue_enqueue_batch(c, in, (size_t)n, ins, NULL) == 0);
-        for (int i = 0; i < n; i++) pb_buf_free(&bodies[i]);
+        for (int i = 0; i < n; i++)
+            pb_buf_free(&bodies[i]);
     }
     pb_db_release(db, c);
     pb_db_free(db);
@@ -484,15 +519,20 @@ PB_STORE_TEST(ingest_store_two_worker_processes_no_double_processing)
     }
     db = open_store();
     PB_REQUIRE(db);
-    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM ops.event_queue WHERE status = 'done'", NULL), 2 * OBJECTS);
+    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM ops.event_queue WHERE status = 'done'", NULL),
+                    2 * OBJECTS);
     PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM ops.event_queue WHERE attempts <> 1", NULL), 0);
-    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(DISTINCT leased_by) FROM ops.event_queue", NULL) >= 2, 1);
+    /* How the work was shared depends on scheduling (not asserted; the invariants above are). */
+    fprintf(stderr, "    %lld distinct worker threads processed the jobs\n",
+            (long long)q_int(db, "SELECT COUNT(DISTINCT leased_by) FROM ops.event_queue", NULL));
     PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM work_plane.items", NULL), OBJECTS);
     PB_CHECK_EQ_INT(outbox_count(db, "issue.created"), OBJECTS);
-    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM (SELECT object_id FROM ops.outbox WHERE type = 'issue.created' "
-                              "GROUP BY object_id HAVING COUNT(*) > 1) d",
-                          NULL),
-                    0);
+    PB_CHECK_EQ_INT(
+        q_int(db,
+              "SELECT COUNT(*) FROM (SELECT object_id FROM ops.outbox WHERE type = 'issue.created' "
+              "GROUP BY object_id HAVING COUNT(*) > 1) d",
+              NULL),
+        0);
     pb_db_free(db);
 }
 
@@ -502,21 +542,28 @@ PB_STORE_TEST(ingest_store_project_delete_and_archive)
     PB_REQUIRE(db);
     pb_conn *c = NULL;
     PB_REQUIRE(pb_db_acquire(db, &c, NULL) == 0);
-    const char *create = "{\"event\": \"project\", \"action\": \"created\", \"webhook_id\": \"w\", \"workspace_id\": "
-                         "\"x\", \"data\": {\"id\": \"33333333-3333-4333-8333-333333333333\", \"name\": \"P\", "
-                         "\"identifier\": \"PRJ\", \"archived_at\": null, \"created_at\": \"2025-11-21T10:00:00Z\", "
-                         "\"updated_at\": \"2025-11-21T10:00:00Z\"}}";
-    const char *archive = "{\"event\": \"project\", \"action\": \"updated\", \"webhook_id\": \"w\", \"workspace_id\": "
-                          "\"x\", \"data\": {\"id\": \"33333333-3333-4333-8333-333333333333\", \"name\": \"P\", "
-                          "\"identifier\": \"PRJ\", \"archived_at\": \"2025-11-22T10:00:00Z\", \"created_at\": "
-                          "\"2025-11-21T10:00:00Z\", \"updated_at\": \"2025-11-22T10:00:00Z\"}}";
-    const char *del = "{\"event\": \"project\", \"action\": \"deleted\", \"webhook_id\": \"w\", \"workspace_id\": "
-                      "\"x\", \"data\": {\"id\": \"33333333-3333-4333-8333-333333333333\"}}";
+    const char *create =
+        "{\"event\": \"project\", \"action\": \"created\", \"webhook_id\": \"w\", \"workspace_id\": "
+        "\"x\", \"data\": {\"id\": \"33333333-3333-4333-8333-333333333333\", \"name\": \"P\", "
+        "\"identifier\": \"PRJ\", \"archived_at\": null, \"created_at\": \"2025-11-21T10:00:00Z\", "
+        "\"updated_at\": \"2025-11-21T10:00:00Z\"}}";
+    const char *archive =
+        "{\"event\": \"project\", \"action\": \"updated\", \"webhook_id\": \"w\", \"workspace_id\": "
+        "\"x\", \"data\": {\"id\": \"33333333-3333-4333-8333-333333333333\", \"name\": \"P\", "
+        "\"identifier\": \"PRJ\", \"archived_at\": \"2025-11-22T10:00:00Z\", \"created_at\": "
+        "\"2025-11-21T10:00:00Z\", \"updated_at\": \"2025-11-22T10:00:00Z\"}}";
+    const char *del =
+        "{\"event\": \"project\", \"action\": \"deleted\", \"webhook_id\": \"w\", \"workspace_id\": "
+        "\"x\", \"data\": {\"id\": \"33333333-3333-4333-8333-333333333333\"}}";
     const char *bodies[] = {create, archive, del};
     for (int i = 0; i < 3; i++) {
         char key[16];
         snprintf(key, sizeof key, "p%d", i);
-        pb_queue_in in = {.key = key, .source = "plane", .workspace = "acme", .received_at = 1, .body = bodies[i],
+        pb_queue_in in = {.key = key,
+                          .source = "plane",
+                          .workspace = "acme",
+                          .received_at = 1,
+                          .body = bodies[i],
                           .body_len = strlen(bodies[i])};
         unsigned char ins;
         PB_REQUIRE(pb_queue_enqueue_batch(c, &in, 1, &ins, NULL) == 0);
@@ -528,7 +575,8 @@ PB_STORE_TEST(ingest_store_project_delete_and_archive)
     PB_CHECK_EQ_INT(outbox_count(db, "project.updated"), 1);
     PB_CHECK_EQ_INT(outbox_count(db, "project.archived"), 1);
     PB_CHECK_EQ_INT(outbox_count(db, "project.deleted"), 1);
-    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM work_plane.projects WHERE deleted_at IS NOT NULL", NULL), 1);
+    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM work_plane.projects WHERE deleted_at IS NOT NULL", NULL),
+                    1);
     pb_db_free(db);
 }
 
@@ -553,11 +601,17 @@ PB_STORE_TEST(ingest_store_overload_503_then_commit)
     PB_REQUIRE(db);
     pb_enqueuer *q = NULL;
     PB_REQUIRE(pb_enqueuer_new(db, &(pb_enqueuer_options){.max_pending = 1}, &q, NULL) == 0);
-    submit_arg a = {q, {.key = "k-a", .source = "plane", .workspace = "acme", .received_at = 1, .body = "{}", .body_len = 2}, -1, -1};
+    submit_arg a = {
+        q,
+        {.key = "k-a", .source = "plane", .workspace = "acme", .received_at = 1, .body = "{}", .body_len = 2},
+        -1,
+        -1};
     pthread_t th;
     pthread_create(&th, NULL, submit_main, &a);
-    while (pb_enqueuer_pending(q) < 1) usleep(1000);
-    pb_queue_in b = {.key = "k-b", .source = "plane", .workspace = "acme", .received_at = 1, .body = "{}", .body_len = 2};
+    while (pb_enqueuer_pending(q) < 1)
+        usleep(1000);
+    pb_queue_in b = {
+        .key = "k-b", .source = "plane", .workspace = "acme", .received_at = 1, .body = "{}", .body_len = 2};
     PB_CHECK_EQ_INT(pb_enqueuer_submit(q, &b, 1000, NULL, NULL), PB_EBUSY);
     PB_REQUIRE(pb_enqueuer_start(q, NULL) == 0);
     pthread_join(th, NULL);
@@ -586,9 +640,14 @@ PB_STORE_TEST(ingest_store_partial_hint_calls_refetch_hook)
     PB_REQUIRE(db);
     pb_conn *c = NULL;
     PB_REQUIRE(pb_db_acquire(db, &c, NULL) == 0);
-    const char *body = "{\"event\": \"issue\", \"action\": \"updated\", \"webhook_id\": \"w\", \"workspace_id\": \"x\", "
-                       "\"data\": {\"id\": \"" ISSUE_A "\", \"name\": \"no timestamp\"}}";
-    pb_queue_in in = {.key = "k-partial", .source = "plane", .workspace = "acme", .received_at = 1, .body = body,
+    const char *body =
+        "{\"event\": \"issue\", \"action\": \"updated\", \"webhook_id\": \"w\", \"workspace_id\": \"x\", "
+        "\"data\": {\"id\": \"" ISSUE_A "\", \"name\": \"no timestamp\"}}";
+    pb_queue_in in = {.key = "k-partial",
+                      .source = "plane",
+                      .workspace = "acme",
+                      .received_at = 1,
+                      .body = body,
                       .body_len = strlen(body)};
     unsigned char ins;
     PB_REQUIRE(pb_queue_enqueue_batch(c, &in, 1, &ins, NULL) == 0);
@@ -598,5 +657,45 @@ PB_STORE_TEST(ingest_store_partial_hint_calls_refetch_hook)
     PB_CHECK_EQ_INT(refetched, 1);
     PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM work_plane.items", NULL), 0);
     PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM ops.event_queue WHERE status = 'done'", NULL), 1);
+    pb_db_free(db);
+}
+
+PB_STORE_TEST(ingest_store_hostile_field_values)
+{
+    /* Signed (so trusted as Plane's) but odd values: out-of-range numbers, wrong types, huge
+     * strings. Applying must neither crash nor invoke undefined conversions (UBSan build),
+     * and the row still lands with what is usable. */
+    pb_db *db = open_store();
+    PB_REQUIRE(db);
+    pb_conn *c = NULL;
+    PB_REQUIRE(pb_db_acquire(db, &c, NULL) == 0);
+    pb_buf b;
+    pb_buf_init(&b, 1 << 20);
+    pb_buf_puts(
+        &b, "{\"event\": \"issue\", \"action\": \"created\", \"webhook_id\": \"w\", \"workspace_id\": \"x\", "
+            "\"data\": {\"id\": \"" ISSUE_A "\", \"sequence_id\": 1e300, \"sort_order\": -1e308, "
+            "\"state\": {\"group\": 5}, \"labels\": [{\"id\": 7}, \"x\", null], \"assignees\": {}, "
+            "\"project\": [], \"parent\": {\"id\": null}, \"is_draft\": \"yes\", "
+            "\"archived_at\": \"not a date\", \"created_at\": 12, \"updated_at\": \"2025-11-21T10:00:00Z\", "
+            "\"name\": \"");
+    for (int i = 0; i < 100000; i++)
+        pb_buf_putc(&b, 'n');
+    pb_buf_puts(&b, "\"}}");
+    pb_queue_in in = {.key = "k-hostile",
+                      .source = "plane",
+                      .workspace = "acme",
+                      .received_at = 1,
+                      .body = b.data,
+                      .body_len = b.len};
+    unsigned char ins;
+    PB_REQUIRE(pb_queue_enqueue_batch(c, &in, 1, &ins, NULL) == 0);
+    pb_worker_options o = {.coalesce_ms = 0};
+    pb_worker_tally t = {0};
+    PB_REQUIRE(pb_worker_run_once(c, &o, "w", &t, NULL) == 0);
+    pb_db_release(db, c);
+    PB_CHECK_EQ_INT(t.applied, 1);
+    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM work_plane.items WHERE sequence_id IS NULL", NULL), 1);
+    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM ops.outbox WHERE type = 'issue.created'", NULL), 1);
+    pb_buf_free(&b);
     pb_db_free(db);
 }

@@ -294,3 +294,20 @@ PB_TEST(populate_plane_csv_import_rows)
     cJSON_Delete(spec);
     cJSON_Delete(rows);
 }
+
+PB_TEST(populate_template_today_is_the_given_day)
+{
+    const char *y = "template: t\nvariables:\n  s: {type: date, default: today}\n  e: {type: date, default: \"+3d\"}\n"
+                    "anchor_date: \"{{s}}\"\nproject: {name: P, identifier: P1}\n"
+                    "items:\n  - {key: a, name: \"A {{e}}\", due: +1d}\n";
+    pb_tpl *t = NULL;
+    cJSON *spec = NULL;
+    PB_REQUIRE(pb_tpl_load(y, strlen(y), &t, NULL) == 0);
+    PB_REQUIRE(pb_tpl_expand(t, NULL, NULL, "2030-06-01", &spec, NULL) == 0);
+    const cJSON *a = item(spec, "a");
+    PB_CHECK_STR(sget(a, "target_date"), "2030-06-02");
+    PB_CHECK_STR(sget(a, "name"), "A 2030-06-04");
+    PB_CHECK_STR(sget(spec, "today"), "2030-06-01");
+    cJSON_Delete(spec);
+    pb_tpl_free(t);
+}

@@ -498,3 +498,101 @@ PB_STORE_TEST(populate_export_import_roundtrip)
     pb_pop_target_free(b);
     pb_db_free(f.db);
 }
+
+PB_STORE_TEST(populate_refresh_and_deleted_objects)
+{
+    fx f;
+    PB_REQUIRE(fx_open(&f, "explicit") == 0);
+    pb_pop_target *t = target(&f, "acme");
+    PB_REQUIRE(t);
+    cJSON *spec = spec_of(tpl_v1, "client: Acme\n"), *rep = NULL;
+    pb_pop_opts o = {0};
+    pb_error err = {0};
+    PB_REQUIRE(pb_pop_apply(t, f.db, spec, &o, &rep, &err) == 0);
+    char path[256], first_project[64];
+    pb_strlcpy(first_project, pid(rep), sizeof first_project);
+    /* delete one item in Plane: a plain re-apply leaves it deleted, --refresh recreates it */
+    snprintf(path, sizeof path, "projects/%s/work-items/?external_id=unit-setup/unit/item/last&external_source=planebridge",
+             first_project);
+    cJSON *one = get(t, path);
+    PB_REQUIRE(one);
+    snprintf(path, sizeof path, "projects/%s/work-items/%s/", first_project,
+             cJSON_GetObjectItemCaseSensitive(one, "id")->valuestring);
+    int st = 0;
+    PB_CHECK_EQ_INT(pb_pop_call(t, "DELETE", path, NULL, &st, NULL, NULL), 0);
+    PB_CHECK_EQ_INT(st, 204);
+    cJSON_Delete(one);
+    cJSON_Delete(rep);
+    rep = NULL;
+    PB_CHECK_EQ_INT(pb_pop_apply(t, f.db, spec, &o, &rep, &err), 0);
+    PB_CHECK_EQ_INT(writes(rep), 0);
+    cJSON_Delete(rep);
+    rep = NULL;
+    pb_pop_opts ofr = {.refresh = 1};
+    PB_CHECK_EQ_INT(pb_pop_apply(t, f.db, spec, &ofr, &rep, &err), 0);
+    PB_CHECK_EQ_INT(num(rep, "created"), 1);
+    PB_CHECK_EQ_INT(writes(rep), 1);
+    PB_CHECK_EQ_INT(num(rep, "failed"), 0);
+    cJSON_Delete(rep);
+    rep = NULL;
+    /* delete the whole project: the next apply builds it again from scratch */
+    snprintf(path, sizeof path, "projects/%s/", first_project);
+    PB_CHECK_EQ_INT(pb_pop_call(t, "DELETE", path, NULL, &st, NULL, NULL), 0);
+    PB_CHECK_EQ_INT(st, 204);
+    PB_CHECK_EQ_INT(pb_pop_apply(t, f.db, spec, &o, &rep, &err), 0);
+    PB_CHECK(strcmp(pid(rep), first_project) != 0);
+    snprintf(path, sizeof path, "projects/%s/work-items/", pid(rep));
+    cJSON *page = get(t, path);
+    PB_CHECK_EQ_INT(cJSON_GetArraySize(results(page)), 5);
+    cJSON_Delete(page);
+    PB_CHECK_EQ_INT(num(rep, "failed"), 0);
+    cJSON_Delete(rep);
+    cJSON_Delete(spec);
+    pb_pop_target_free(t);
+    pb_db_free(f.db);
+}
+
+PB_STORE_TEST(populate_edit_moves_memberships)
+{
+    fx f;
+    PB_REQUIRE(fx_open(&f, "explicit") == 0);
+    pb_pop_target *t = target(&f, "acme");
+    PB_REQUIRE(t);
+    cJSON *spec = spec_of(tpl_v1, "client: Acme\n"), *rep = NULL;
+    pb_pop_opts o = {0};
+    pb_error err = {0};
+    PB_REQUIRE(pb_pop_apply(t, f.db, spec, &o, &rep, &err) == 0);
+    char path[300];
+    snprintf(path, sizeof path, "projects/%s/modules/", pid(rep));
+    cJSON *mods = get(t, path);
+    PB_REQUIRE(mods && cJSON_GetArraySize(results(mods)) == 1);
+    const char *mid = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(results(mods), 0), "id")->valuestring;
+    snprintf(path, sizeof path, "projects/%s/modules/%s/module-issues/", pid(rep), mid);
+    cJSON *mi = get(t, path);
+    PB_CHECK_EQ_INT(cJSON_GetArraySize(results(mi)), 1);
+    cJSON_Delete(mi);
+    /* the template no longer puts Root into the module: one DELETE, nothing else */
+    char *edited = strdup(tpl_v1);
+    char *p = strstr(edited, "    module: core\n");
+    PB_REQUIRE(p);
+    memmove(p, p + 17, strlen(p + 17) + 1);
+    cJSON *spec2 = spec_of(edited, "client: Acme\n"), *rep2 = NULL;
+    PB_CHECK_EQ_INT(pb_pop_apply(t, f.db, spec2, &o, &rep2, &err), 0);
+    PB_CHECK_EQ_INT(writes(rep2), 1);
+    PB_CHECK_EQ_INT(num(rep2, "updated"), 1);
+    mi = get(t, path);
+    PB_CHECK_EQ_INT(cJSON_GetArraySize(results(mi)), 0);
+    cJSON_Delete(mi);
+    cJSON_Delete(rep2);
+    rep2 = NULL;
+    PB_CHECK_EQ_INT(pb_pop_apply(t, f.db, spec2, &o, &rep2, &err), 0);
+    PB_CHECK_EQ_INT(writes(rep2), 0);
+    free(edited);
+    cJSON_Delete(rep2);
+    cJSON_Delete(spec2);
+    cJSON_Delete(mods);
+    cJSON_Delete(rep);
+    cJSON_Delete(spec);
+    pb_pop_target_free(t);
+    pb_db_free(f.db);
+}

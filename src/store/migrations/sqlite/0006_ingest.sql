@@ -11,3 +11,6 @@ CREATE INDEX self_writes_recorded ON ops.self_writes (recorded_at);
 -- Replay/inspection by object, and purging finished jobs.
 CREATE INDEX event_queue_object ON ops.event_queue (object_id, id);
 CREATE INDEX event_queue_done ON ops.event_queue (status, done_at);
+-- Claims: only unfinished jobs are ever looked at, however many finished ones the table holds.
+CREATE INDEX event_queue_pending ON ops.event_queue (id) WHERE status = 'pending';
+CREATE INDEX event_queue_leased ON ops.event_queue (lease_until) WHERE status = 'leased';
