@@ -9,14 +9,22 @@
 #include <string.h>
 
 int pb_cmd_workspace(pb_cli *cli, int argc, char **argv);
+/* Implemented with the sync and populate commands (cmd_sync.c, cmd_populate.c). */
+int pb_sync_cmd_workspace_connect(pb_cli *cli, int argc, char **argv, int first);
+int pb_cmd_policy(pb_cli *cli, int argc, char **argv);
+
 const char pb_cmd_workspace_usage[] =
     "usage: planebridge workspace create SLUG [--name NAME]\n"
     "       planebridge workspace list\n"
     "       planebridge workspace members SLUG\n"
+    "       planebridge workspace connect SLUG --upstream URL --api-key-file FILE [--webhook-secret-file FILE]\n"
+    "       planebridge workspace policy SLUG [disabled|explicit|enabled]\n"
     "\n"
     "create   adds a standalone workspace (no upstream Plane); prints its slug.\n"
     "list     prints one line per workspace: slug, auth kind, name.\n"
-    "members  prints one line per member: user id, email, role (20 admin, 15 member, 5 guest).\n";
+    "members  prints one line per member: user id, email, role (20 admin, 15 member, 5 guest).\n"
+    "connect  mirrors SLUG from an upstream Plane (same as `planebridge workspace-connect`).\n"
+    "policy   shows or sets SLUG's writeback policy (same as `planebridge policy`).\n";
 
 static const char *role_name(int r)
 {
@@ -34,6 +42,8 @@ int pb_cmd_workspace(pb_cli *cli, int argc, char **argv)
         fputs(pb_cmd_workspace_usage, stderr);
         return 2;
     }
+    if (strcmp(sub, "connect") == 0) return pb_sync_cmd_workspace_connect(cli, argc, argv, 2);
+    if (strcmp(sub, "policy") == 0) return pb_cmd_policy(cli, argc - 1, argv + 1);
     if (strcmp(sub, "create") == 0) {
         if (argc < 3 || argv[2][0] == '-' || !pb_cli_check_opts(argc, argv, 3, "workspace create", create_opts, NULL)) {
             if (argc < 3 || argv[2][0] == '-') fprintf(stderr, "planebridge workspace create: needs a SLUG\n");
