@@ -104,8 +104,11 @@ static void replace(cJSON *o, const char *key, cJSON *v)
 
 static void expand_issue(xctx *x, cJSON *o, const pb_api_fields *expand)
 {
-    const char *pid = pb_api_str(o, "project");
-    if (!pid) return;
+    /* Copy the id: expanding "project" below replaces (frees) the node it points into. */
+    char pid[64];
+    const char *pid_node = pb_api_str(o, "project");
+    if (!pid_node) return;
+    pb_strlcpy(pid, pid_node, sizeof pid);
     if (pb_api_fields_has(expand, "state")) {
         const char *sid = pb_api_str(o, "state");
         if (!x->states || strcmp(x->project_id, pid) != 0) {

@@ -29,13 +29,29 @@ int64_t pb_mono_ms(void)
     return pb_mono_ns() / 1000000;
 }
 
+/* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z in seconds since the epoch. */
+#define PB_TIME_MIN_S (-62135596800LL)
+#define PB_TIME_MAX_S (253402300799LL)
+
 void pb_time_iso(int64_t us, char *out, size_t outlen)
 {
-    int64_t secs = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
-    long frac = (long)(us - secs * 1000000);
+    /* Clamp to the four-digit-year range so the output always parses back. */
+    if (us < PB_TIME_MIN_S * 1000000) us = PB_TIME_MIN_S * 1000000;
+    if (us > PB_TIME_MAX_S * 1000000 + 999999) us = PB_TIME_MAX_S * 1000000 + 999999;
+    /* Floor division without the overflow (us - 999999) would have at INT64_MIN. */
+    int64_t secs = us / 1000000;
+    int64_t rem = us % 1000000;
+    if (rem < 0) {
+        secs--;
+        rem += 1000000;
+    }
+    long frac = (long)rem;
     time_t t = (time_t)secs;
     struct tm tm;
-    gmtime_r(&t, &tm);
+    if (!gmtime_r(&t, &tm)) { /* outside what struct tm can hold */
+        if (outlen) snprintf(out, outlen, "%s", us < 0 ? "0000-01-01T00:00:00.000000Z" : "9999-12-31T23:59:59.999999Z");
+        return;
+    }
     snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
@@ -130,6 +146,9 @@ int pb_time_parse(const char *s, int64_t *us_out)
     }
     if (*p) return PB_EPARSE;
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off_s;
+    /* An offset can push 0001-01-01 or 9999-12-31 out of the range pb_time_iso can write
+     * back; refuse those so every accepted timestamp round-trips. */
+    if (secs < PB_TIME_MIN_S || secs > PB_TIME_MAX_S) return PB_EPARSE;
     *us_out = secs * 1000000 + frac;
     return 0;
 }

@@ -79,6 +79,14 @@ PB_TEST(time_format_and_parse_with_offsets)
     PB_CHECK_EQ_INT(pb_time_parse("2026-02-30", &us2), PB_EPARSE);
     PB_CHECK_EQ_INT(pb_time_parse("2026-11-21T25:00:00Z", &us2), PB_EPARSE);
     PB_CHECK_EQ_INT(pb_time_parse("2026-11-21Tgarbage", &us2), PB_EPARSE);
+    /* Offsets that leave the four-digit-year range are refused; formatting clamps. */
+    PB_CHECK_EQ_INT(pb_time_parse("0001-01-01T00:00:00+01:00", &us2), PB_EPARSE);
+    PB_CHECK_EQ_INT(pb_time_parse("9999-12-31T23:59:59-01:00", &us2), PB_EPARSE);
+    pb_time_iso(INT64_MAX, s, sizeof s);
+    PB_CHECK_STR(s, "9999-12-31T23:59:59.999999Z");
+    PB_CHECK_EQ_INT(pb_time_parse(s, &us2), 0);
+    pb_time_iso(INT64_MIN, s, sizeof s);
+    PB_CHECK_STR(s, "0001-01-01T00:00:00.000000Z");
     PB_CHECK_EQ_INT(pb_date_valid("2024-02-29"), 0);
     PB_CHECK_EQ_INT(pb_date_valid("2023-02-29"), PB_EPARSE);
 }
