@@ -216,7 +216,7 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo "Notes:"
   echo "- Detail reads copy the stored JSON row into the response (no re-serialisation); per request the API runs at most two indexed queries (project access is cached for 1 s, positive answers only) after the auth module's key check."
-  echo "- List pages read the cached listable count (projects.visible_issues) and one page of stored rows from a partial index; PostgreSQL walks the offset index-only (deferred join written as = ANY(ARRAY(subquery)), which keeps primary-key lookups under generic plans)."
+  echo "- List pages read the cached listable count (projects.visible_issues) and one page of stored rows from a partial index; on deep pages (offset >= 1000) PostgreSQL walks the offset index-only (deferred join written as = ANY(ARRAY(subquery)), which keeps primary-key lookups under generic plans)."
   echo "- \"random page\" is Plane's offset pagination at its worst: the cost grows with the page number on both engines (Plane's own paginator slices a queryset the same way)."
 } >"$OUT"
 echo "bench api: wrote $OUT"

@@ -4,6 +4,8 @@
 # PB_TEST_PG_URL is set, once more on PostgreSQL (each test file makes a fresh database).
 # Prints one line per file and backend, then exactly one "N passed, N failed" line.
 set -u
+# a relative PB_BIN is relative to where we were started
+[ -n "${PB_BIN:-}" ] && PB_BIN=$(realpath -m "$PB_BIN")
 cd "$(dirname "$0")"
 ROOT=$(cd ../.. && pwd)
 export PB_BIN="${PB_BIN:-$ROOT/build/planebridge}"

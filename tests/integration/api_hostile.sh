@@ -4,6 +4,8 @@
 # on a free 127.0.0.1 port with a temp store). Runs on SQLite and, when PB_TEST_PG_URL is set,
 # again on a fresh PostgreSQL database. Ends with one "N passed, N failed" line.
 set -u
+# a relative PB_BIN is relative to where we were started
+[ -n "${PB_BIN:-}" ] && PB_BIN=$(realpath -m "$PB_BIN")
 cd "$(dirname "$0")"
 ROOT=$(cd ../.. && pwd)
 export PB_BIN="${PB_BIN:-$ROOT/build/planebridge}"

@@ -622,3 +622,35 @@ PB_STORE_TEST(api_store_unique_names_and_project_lookups)
     pb_ps_rawlist_clear(&l);
     sfx_close(&f);
 }
+
+PB_STORE_TEST(api_store_deep_pages_match_shallow_order)
+{
+    sfx f;
+    if (sfx_open(&f)) return;
+    pb_error err = {0};
+    enum { N = 1050 };
+    static char ids[N][37];
+    PB_REQUIRE(pb_conn_begin_write(f.c, &err) == 0);
+    for (int i = 0; i < N; i++) {
+        pb_uuid4(ids[i]);
+        if (put_issue(&f, ids[i], "started", 1000 + i, 0, 0, NULL, NULL)) return;
+    }
+    PB_REQUIRE(pb_conn_commit(f.c, &err) == 0);
+    /* newest first: offset 1000 holds created_at 1049-1000 .. i.e. ids[49] down to ids[30] */
+    pb_ps_rawlist l = {0};
+    PB_CHECK_EQ_INT(pb_ps_issue_page(f.c, f.project, PB_PS_ORDER_CREATED, 1, NULL, NULL, 20, 1000, &l, NULL, &err), 0);
+    PB_REQUIRE(l.n == 20);
+    for (int k = 0; k < 20; k++) PB_CHECK_STR(l.id[k], ids[N - 1 - 1000 - k]);
+    pb_ps_rawlist_clear(&l);
+    /* oldest first, deep */
+    PB_CHECK_EQ_INT(pb_ps_issue_page(f.c, f.project, PB_PS_ORDER_CREATED, 0, NULL, NULL, 100, 1000, &l, NULL, &err), 0);
+    PB_REQUIRE(l.n == 50);
+    PB_CHECK_STR(l.id[0], ids[1000]);
+    PB_CHECK_STR(l.id[49], ids[N - 1]);
+    pb_ps_rawlist_clear(&l);
+    /* past the end */
+    PB_CHECK_EQ_INT(pb_ps_issue_page(f.c, f.project, PB_PS_ORDER_UPDATED, 1, NULL, NULL, 100, 2000, &l, NULL, &err), 0);
+    PB_CHECK_EQ_INT(l.n, 0);
+    pb_ps_rawlist_clear(&l);
+    sfx_close(&f);
+}

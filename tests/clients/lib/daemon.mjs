@@ -52,10 +52,26 @@ function psql(url, sql) {
 
 let counter = 0;
 
+// On any failure while starting, everything made so far (child, temp dir, database) is removed.
 export async function startDaemon(opts = {}) {
+  const st = {};
+  try {
+    return await startInner(opts, st);
+  } catch (e) {
+    if (st.child && st.child.exitCode === null) st.child.kill("SIGKILL");
+    if (st.pgDb) {
+      try { psql(st.pgBase, `DROP DATABASE IF EXISTS ${st.pgDb} WITH (FORCE)`); } catch { /* best effort */ }
+    }
+    if (st.dir && !opts.keepDir) fs.rmSync(st.dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function startInner(opts, st) {
   const bin = opts.bin || binPath();
   if (!fs.existsSync(bin)) throw new Error(`planebridge binary not found: ${bin} (set PB_BIN)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pb-client-"));
+  st.dir = dir;
   const port = await freePort();
   let storeUrl;
   let pgDb = null;
@@ -63,6 +79,8 @@ export async function startDaemon(opts = {}) {
   if (pgBase) {
     pgDb = `pbc_${process.pid}_${Date.now().toString(36)}_${counter++}`;
     psql(pgBase, `CREATE DATABASE ${pgDb}`);
+    st.pgDb = pgDb;
+    st.pgBase = pgBase;
     storeUrl = pgUrlWithDb(pgBase, pgDb);
   } else {
     storeUrl = `sqlite:${path.join(dir, "pb.db")}`;
@@ -104,6 +122,7 @@ export async function startDaemon(opts = {}) {
   const admin = await createUser(email, opts.userArgs || ["--role", "admin"]);
 
   const child = spawn(bin, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  st.child = child;
   let output = "";
   child.stdout.on("data", (b) => (output += b));
   child.stderr.on("data", (b) => (output += b));
