@@ -4,6 +4,7 @@
 #include "core/util.h"
 
 #include <openssl/sha.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -201,6 +202,8 @@ int pb_apikey_parse_expiry(const char *s, int64_t now_us, int64_t *out_us)
         return 0;
     }
     if (pb_parse_duration_s(s, &secs) == 0 && secs > 0) {
+        /* Bounded so the microsecond arithmetic cannot overflow (signed overflow is UB). */
+        if (now_us < 0 || secs > (INT64_MAX - now_us) / 1000000) return PB_EINVAL;
         *out_us = now_us + secs * 1000000;
         return 0;
     }

@@ -64,8 +64,12 @@ struct pb_auth {
     pb_usage *usage;
     /* background thread */
     pthread_t thr;
-    int running;
+    atomic_int running; /* read by request threads (pb_auth_decide) while start/stop write it */
     pthread_mutex_t tmu;
+    /* Serialises background passes: the writer thread and pb_auth_flush (GET .../usage runs it
+     * on a request thread) would otherwise both send the same pending rate tokens to the
+     * store and subtract them twice, and race on last_prune_ms. */
+    pthread_mutex_t pass_mu;
     pthread_cond_t tcv;
     int stop;
     int64_t last_prune_ms;
@@ -84,6 +88,7 @@ int pb_auth_new(pb_db *db, const pb_config *cfg, pb_auth **out, pb_error *err)
         pthread_mutex_init(&a->rmu[i], NULL);
     }
     pthread_mutex_init(&a->tmu, NULL);
+    pthread_mutex_init(&a->pass_mu, NULL);
     pthread_cond_init(&a->tcv, NULL);
     if (pb_ratelimit_new(db, 8192, &a->rl) || pb_usage_new(db, USAGE_QUEUE, &a->usage)) {
         pb_auth_free(a);
@@ -104,6 +109,7 @@ void pb_auth_free(pb_auth *a)
         pthread_mutex_destroy(&a->rmu[i]);
     }
     pthread_mutex_destroy(&a->tmu);
+    pthread_mutex_destroy(&a->pass_mu);
     pthread_cond_destroy(&a->tcv);
     memset(a->keys, 0, sizeof a->keys);
     free(a);
@@ -518,7 +524,16 @@ void pb_auth_get_stats(pb_auth *a, pb_auth_stats *out)
 
 /* ------------------------------------------------------------------ background thread */
 
+static void background_pass_locked(pb_auth *a, int force_prune);
+
 static void background_pass(pb_auth *a, int force_prune)
+{
+    pthread_mutex_lock(&a->pass_mu);
+    background_pass_locked(a, force_prune);
+    pthread_mutex_unlock(&a->pass_mu);
+}
+
+static void background_pass_locked(pb_auth *a, int force_prune)
 {
     pb_error err = {0};
     long n = pb_usage_flush(a->usage, 0, &err);
@@ -545,7 +560,9 @@ void pb_auth_flush(pb_auth *a)
 static void *background(void *arg)
 {
     pb_auth *a = arg;
+    pthread_mutex_lock(&a->pass_mu);
     a->last_prune_ms = pb_mono_ms() - PRUNE_EVERY_MS; /* prune once at start */
+    pthread_mutex_unlock(&a->pass_mu);
     pthread_mutex_lock(&a->tmu);
     while (!a->stop) {
         pthread_mutex_unlock(&a->tmu);

@@ -405,6 +405,19 @@ static int h_oauth_app_create(pb_req *req, pb_resp *resp, void *ctx)
         if (v) pb_strlcpy((char *)&oa + f[i].off, v, f[i].n);
     }
     if (oa.client_secret[0]) pb_redact_register(oa.client_secret);
+    {
+        /* Apps are shared by every workspace, and keys:admin is held by the admin of any one
+         * workspace: overwriting an app (its token_url in particular) would send the refresh
+         * tokens of the other workspaces to a host of the caller's choosing. Existing apps
+         * are therefore immutable here. */
+        pb_oauth_app existing;
+        int exists = pb_oauth_app_load(app->vault, oa.name, &existing, NULL) == 0;
+        memset(&existing, 0, sizeof existing);
+        if (exists) {
+            pb_resp_error(resp, 409, "error", "an OAuth app named '%s' already exists", oa.name);
+            goto out;
+        }
+    }
     if (pb_oauth_app_save(app->vault, &oa, &err)) {
         pb_resp_error(resp, err.code == PB_EINVAL ? 400 : 500, "error", "%s", err.msg);
         goto out;

@@ -253,6 +253,11 @@ static int token_load(pb_vault *v, const char *vn, pb_oauth_token *t, pb_error *
     const cJSON *i = cJSON_GetObjectItemCaseSensitive(j, "issued_at");
     t->expires_at = cJSON_IsNumber(e) ? (int64_t)e->valuedouble : 0;
     t->issued_at = cJSON_IsNumber(i) ? (int64_t)i->valuedouble : 0;
+    {
+        /* the parsed tree holds the tokens: wipe its strings before freeing (as token_request does) */
+        cJSON *it;
+        cJSON_ArrayForEach(it, j) if (cJSON_IsString(it)) OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
+    }
     cJSON_Delete(j);
     if (t->access_token[0]) pb_redact_register(t->access_token);
     if (t->refresh_token[0]) pb_redact_register(t->refresh_token);

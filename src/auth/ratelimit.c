@@ -27,6 +27,9 @@ struct pb_ratelimit {
     int cap;          /* slots (power of two) */
     bucket *slots;
     pthread_mutex_t mu[STRIPES];
+    /* One sync at a time: two concurrent syncs would both send a bucket's pending tokens to
+     * the store and then both subtract them (double-charged, then negative pending). */
+    pthread_mutex_t sync_mu;
     atomic_int want_sync;
 };
 
@@ -49,6 +52,7 @@ int pb_ratelimit_new(pb_db *db, int max_keys, pb_ratelimit **out)
     rl->db = db;
     rl->cap = cap;
     for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&rl->mu[i], NULL);
+    pthread_mutex_init(&rl->sync_mu, NULL);
     *out = rl;
     return 0;
 }
@@ -57,6 +61,7 @@ void pb_ratelimit_free(pb_ratelimit *rl)
 {
     if (!rl) return;
     for (int i = 0; i < STRIPES; i++) pthread_mutex_destroy(&rl->mu[i]);
+    pthread_mutex_destroy(&rl->sync_mu);
     free(rl->slots);
     free(rl);
 }
@@ -168,10 +173,20 @@ void pb_ratelimit_forget(pb_ratelimit *rl, const char *key_id)
     pthread_mutex_unlock(mu);
 }
 
+static int ratelimit_sync_locked(pb_ratelimit *rl, int64_t now_us, pb_error *err);
+
 int pb_ratelimit_sync(pb_ratelimit *rl, int64_t now_us, pb_error *err)
 {
-    int synced = 0, rc = 0;
     if (!rl->db) return 0;
+    pthread_mutex_lock(&rl->sync_mu);
+    int rc = ratelimit_sync_locked(rl, now_us, err);
+    pthread_mutex_unlock(&rl->sync_mu);
+    return rc;
+}
+
+static int ratelimit_sync_locked(pb_ratelimit *rl, int64_t now_us, pb_error *err)
+{
+    int synced = 0, rc = 0;
     atomic_store(&rl->want_sync, 0);
     for (int s = 0; s < rl->cap / WAYS; s++) {
         pthread_mutex_t *mu = &rl->mu[s % STRIPES];

@@ -161,12 +161,20 @@ int pb_vault_open(pb_db *db, const char *key_file, pb_vault **out, pb_error *err
                 char nfp[17];
                 int used = 0;
                 fingerprint(nk, nfp);
-                if (pb_as_vault_has_fp(db, nfp, &used, NULL) == 0 && used) {
-                    if (rename(np, key_file) == 0) {
-                        fsync_dir(key_file);
-                        memcpy(v->key, nk, KEY_LEN);
-                        memcpy(v->fp, nfp, sizeof nfp);
-                    }
+                int qrc = pb_as_vault_has_fp(db, nfp, &used, err);
+                if (qrc) {
+                    /* Unknown whether the rotation committed: KEY.new may be the only copy
+                     * of the key the store uses. Keep it and refuse to open. */
+                    rc = pb_error_field(err, qrc, "master_key_file",
+                                        "%s exists (an interrupted key rotation) and the store cannot tell "
+                                        "which key it uses; leaving both files in place",
+                                        np);
+                } else if (used) {
+                    /* The store uses the new key: use it even if the rename fails (the next
+                     * open retries the rename). */
+                    if (rename(np, key_file) == 0) fsync_dir(key_file);
+                    memcpy(v->key, nk, KEY_LEN);
+                    memcpy(v->fp, nfp, sizeof nfp);
                 } else {
                     unlink(np);
                 }

@@ -4,6 +4,7 @@
 #include "auth/vault.h"
 #include "cli/cli.h"
 #include "cli/cmd_auth.h"
+#include "cli/cmd_sync.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "ingest/ingest.h"
@@ -20,9 +21,6 @@
 int pb_cmd_sync(pb_cli *cli, int argc, char **argv);
 int pb_cmd_verify(pb_cli *cli, int argc, char **argv);
 int pb_cmd_workspace_connect(pb_cli *cli, int argc, char **argv);
-/* `workspace connect SLUG --upstream URL --api-key-file FILE [--webhook-secret-file FILE]`:
- * argv[first] is SLUG. Returns the exit code. */
-int pb_sync_cmd_workspace_connect(pb_cli *cli, int argc, char **argv, int first);
 
 const char pb_cmd_sync_usage[] =
     "usage: planebridge sync [--workspace SLUG] [--full] [--reconcile] [--no-children]\n"

@@ -56,9 +56,13 @@ int pb_cmd_vault(pb_cli *cli, int argc, char **argv)
     } else if (!rc && strcmp(sub, "put") == 0) {
         char buf[65536];
         size_t len = fread(buf, 1, sizeof buf - 1, stdin);
+        /* A longer secret must not be stored silently truncated. */
+        int too_long = len == sizeof buf - 1 && fgetc(stdin) != EOF;
         while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
         buf[len] = '\0';
-        if (!len)
+        if (too_long)
+            rc = pb_error_set(&err, PB_ETOOBIG, "secret on stdin longer than %zu bytes", sizeof buf - 1);
+        else if (!len)
             rc = pb_error_set(&err, PB_EINVAL, "empty secret on stdin");
         else
             rc = pb_vault_put(v, argv[2], buf, len, &err);

@@ -48,9 +48,9 @@ __attribute__((format(printf, 4, 0))) static int error_vset(pb_error *err, int c
     err->code = code;
     err->line = 0;
     snprintf(err->field, sizeof err->field, "%s", field ? field : "");
-    char raw[PB_ERROR_MSG_MAX];
-    vsnprintf(raw, sizeof raw, fmt, ap);
-    pb_redact(raw, err->msg, sizeof err->msg);
+    /* Redact the whole text, then truncate: truncating first could cut a registered
+     * secret in two and leave its unmatched first half in the message. */
+    pb_redact_vformat(err->msg, sizeof err->msg, fmt, ap);
     return code;
 }
 

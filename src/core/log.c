@@ -1,9 +1,12 @@
 #include "core/log.h"
 #include "core/buf.h"
+#include "core/err.h"
 #include "core/util.h"
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,8 +57,11 @@ static char *redact_list[REDACT_MAX];
 static size_t redact_n;
 /* First bytes that can start a secret or a credential shape: most bytes of a line are
  * rejected with one table lookup, which keeps redaction cheap on the access-log path. */
-static unsigned char redact_first[256];
+static unsigned char redact_first[256] = {['p'] = 1, ['w'] = 1, ['B'] = 1};
 
+/* Caller holds redact_mu for writing. (pb_redact used to rebuild the table lazily under the
+ * read lock, a data race between concurrent loggers; the static initializer makes that
+ * unnecessary.) */
 static void redact_first_rebuild(void)
 {
     memset(redact_first, 0, sizeof redact_first);
@@ -63,25 +69,41 @@ static void redact_first_rebuild(void)
     for (size_t i = 0; i < redact_n; i++) redact_first[(unsigned char)redact_list[i][0]] = 1;
 }
 
+/* Caller holds redact_mu for writing. */
+static void redact_add_locked(const char *secret)
+{
+    int dup = 0;
+    for (size_t i = 0; i < redact_n && !dup; i++) dup = strcmp(redact_list[i], secret) == 0;
+    if (dup) return;
+    char *copy = strdup(secret);
+    if (!copy) return;
+    if (redact_n == REDACT_MAX) { /* oldest goes; keep the most recent secrets */
+        free(redact_list[0]);
+        memmove(redact_list, redact_list + 1, (REDACT_MAX - 1) * sizeof *redact_list);
+        redact_n--;
+    }
+    redact_list[redact_n++] = copy;
+    redact_first_rebuild();
+}
+
 void pb_redact_register(const char *secret)
 {
     if (!secret || strlen(secret) < 6) return;
+    /* Log lines are JSON-escaped before they are redacted: a secret holding a quote,
+     * backslash or control character appears there in its escaped form, so that form is
+     * registered too. */
+    pb_buf esc;
+    pb_buf_init(&esc, 64 * 1024);
+    int have_esc = pb_buf_json_str(&esc, secret) == 0 && esc.len >= 2;
     pthread_rwlock_wrlock(&redact_mu);
-    int dup = 0;
-    for (size_t i = 0; i < redact_n && !dup; i++) dup = strcmp(redact_list[i], secret) == 0;
-    if (!dup) {
-        char *copy = strdup(secret);
-        if (copy) {
-            if (redact_n == REDACT_MAX) { /* oldest goes; keep the most recent secrets */
-                free(redact_list[0]);
-                memmove(redact_list, redact_list + 1, (REDACT_MAX - 1) * sizeof *redact_list);
-                redact_n--;
-            }
-            redact_list[redact_n++] = copy;
-        }
-        redact_first_rebuild();
+    redact_add_locked(secret);
+    if (have_esc) {
+        esc.data[esc.len - 1] = '\0'; /* drop the quotes */
+        if (strcmp(esc.data + 1, secret) != 0) redact_add_locked(esc.data + 1);
     }
     pthread_rwlock_unlock(&redact_mu);
+    if (esc.data) memset(esc.data, 0, esc.cap);
+    pb_buf_free(&esc);
 }
 
 void pb_redact_reset(void)
@@ -119,7 +141,6 @@ void pb_redact(const char *in, char *out, size_t outlen)
     if (!outlen) return;
     size_t o = 0;
     pthread_rwlock_rdlock(&redact_mu);
-    if (!redact_first['p']) redact_first_rebuild();
     for (const char *p = in ? in : ""; *p && o + 1 < outlen;) {
         if (!redact_first[(unsigned char)*p]) {
             out[o++] = *p++;
@@ -139,6 +160,33 @@ void pb_redact(const char *in, char *out, size_t outlen)
     }
     pthread_rwlock_unlock(&redact_mu);
     out[o] = '\0';
+}
+
+void pb_redact_vformat(char *out, size_t outlen, const char *fmt, va_list ap)
+{
+    char stack[1024];
+    char *raw = stack;
+    va_list ap2;
+    if (!out || !outlen) return;
+    va_copy(ap2, ap);
+    int n = vsnprintf(stack, sizeof stack, fmt, ap);
+    if (n < 0) {
+        stack[0] = '\0';
+    } else if ((size_t)n >= sizeof stack) {
+        size_t want = (size_t)n + 1 > 64 * 1024 ? 64 * 1024 : (size_t)n + 1;
+        char *p = malloc(want);
+        if (p) {
+            vsnprintf(p, want, fmt, ap2);
+            raw = p;
+        }
+    }
+    va_end(ap2);
+    pb_redact(raw, out, outlen);
+    if (raw != stack) {
+        memset(raw, 0, strlen(raw));
+        free(raw);
+    }
+    memset(stack, 0, sizeof stack);
 }
 
 /* ---- emit ---- */
@@ -188,25 +236,47 @@ void pb_log_emit(int lvl, const char *msg, const pb_logf *f, size_t nf)
     char *red = t->red;
     size_t red_cap = t->red_cap;
     pb_buf_reset(&line);
+    /* Fields are built under a lower ceiling and each one is appended whole or not at all,
+     * so an oversized field never leaves a line without its closing "}\n" (which would glue
+     * two JSON lines together) nor half a field. */
+    size_t full_max = line.max;
+    line.max = full_max - 64;
     char ts[40];
     pb_time_iso(pb_now_us(), ts, sizeof ts);
     pb_buf_printf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, pb_log_level_name(lvl));
-    pb_buf_json_str(&line, msg);
-    if (log_req_id[0]) {
-        pb_buf_puts(&line, ",\"req\":");
-        pb_buf_json_str(&line, log_req_id);
+    size_t mark = line.len;
+    int rc = pb_buf_json_str(&line, msg);
+    if (rc) { /* an oversized message becomes "" (the line says truncated) */
+        line.len = mark;
+        if (line.data) line.data[mark] = '\0';
+        rc = pb_buf_puts(&line, "\"\"");
+        if (!rc) rc = PB_ETOOBIG;
+        mark = line.len;
     }
-    for (size_t i = 0; i < nf; i++) {
-        pb_buf_putc(&line, ',');
-        pb_buf_json_str(&line, f[i].k);
-        pb_buf_putc(&line, ':');
-        switch (f[i].type) {
-        case 1: pb_buf_json_str(&line, f[i].s); break;
-        case 2: pb_buf_printf(&line, "%lld", f[i].i); break;
-        case 3: pb_buf_printf(&line, "%.3f", f[i].d); break;
-        case 4: pb_buf_puts(&line, f[i].i ? "true" : "false"); break;
-        default: pb_buf_puts(&line, f[i].s ? f[i].s : "null"); break;
+    if (!rc && log_req_id[0]) {
+        rc = pb_buf_puts(&line, ",\"req\":");
+        if (!rc) rc = pb_buf_json_str(&line, log_req_id);
+    }
+    for (size_t i = 0; i < nf && !rc; i++) {
+        mark = line.len;
+        rc = pb_buf_putc(&line, ',');
+        if (!rc) rc = pb_buf_json_str(&line, f[i].k);
+        if (!rc) rc = pb_buf_putc(&line, ':');
+        if (!rc) {
+            switch (f[i].type) {
+            case 1: rc = pb_buf_json_str(&line, f[i].s); break;
+            case 2: rc = pb_buf_printf(&line, "%lld", f[i].i); break;
+            case 3: rc = pb_buf_printf(&line, "%.3f", f[i].d); break;
+            case 4: rc = pb_buf_puts(&line, f[i].i ? "true" : "false"); break;
+            default: rc = pb_buf_puts(&line, f[i].s ? f[i].s : "null"); break;
+            }
         }
+    }
+    line.max = full_max;
+    if (rc) { /* drop the field that did not fit and say so */
+        line.len = mark;
+        if (line.data) line.data[mark] = '\0';
+        pb_buf_puts(&line, ",\"truncated\":true");
     }
     pb_buf_puts(&line, "}\n");
     /* Redact the whole line once: covers message, every field and the request id. */

@@ -11,6 +11,7 @@
 #ifndef PB_CORE_LOG_H
 #define PB_CORE_LOG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,5 +59,9 @@ void pb_redact_register(const char *secret);
 void pb_redact(const char *in, char *out, size_t outlen);
 /* Drops every registered secret (tests). */
 void pb_redact_reset(void);
+/* Formats fmt/ap and writes it to out (always NUL-terminated, truncated to outlen) with
+ * secrets masked. The whole formatted text (up to 64 KiB) is redacted BEFORE it is cut to
+ * outlen, so a secret straddling the limit cannot leave its first bytes behind. */
+void pb_redact_vformat(char *out, size_t outlen, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 #endif

@@ -72,8 +72,6 @@ struct pb_deliver {
     int nthreads;
     char worker_prefix[96];
 
-    pthread_mutex_t write_mu; /* SQLite: this module's write transactions, one at a time */
-    int serialize;            /* 1 on SQLite */
     pthread_mutex_t fan_mu;   /* guards the fan-out hint */
     int64_t fan_hint;         /* highest outbox id fanned out by this process */
     int64_t fan_full_ms;      /* last scan from the watermark (clock ms) */
@@ -143,8 +141,6 @@ int pb_deliver_new(const pb_deliver_options *opt, pb_deliver **out, pb_error *er
     pthread_mutex_init(&d->mu, NULL);
     pthread_mutex_init(&d->sync_mu, NULL);
     pthread_mutex_init(&d->fan_mu, NULL);
-    pthread_mutex_init(&d->write_mu, NULL);
-    d->serialize = pb_db_backend(d->db) == PB_DB_SQLITE && !getenv("PBX_NOSER");
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -178,7 +174,6 @@ void pb_deliver_free(pb_deliver *d)
     pthread_mutex_destroy(&d->mu);
     pthread_mutex_destroy(&d->sync_mu);
     pthread_mutex_destroy(&d->fan_mu);
-    pthread_mutex_destroy(&d->write_mu);
     pthread_cond_destroy(&d->wake);
     free(d);
 }
@@ -348,23 +343,19 @@ static void limiter_release(pb_deliver *d, const char *hook_id)
 
 /* ------------------------------------------------------------------ transactions */
 
-/* SQLite has one writer at a time and its busy handler sleeps in growing steps while it
- * waits, so this module's own writers (dispatcher, workers) queue on a mutex instead and
- * are handed the lock at once. PostgreSQL: row locks, no serialisation. */
+/* A write transaction (SQLite: BEGIN IMMEDIATE, so read-then-write cannot deadlock). */
 static int txn_begin(pb_deliver *d, pb_conn *c, pb_error *err)
 {
-    if (d->serialize) pthread_mutex_lock(&d->write_mu);
-    int rc = pb_conn_begin_write(c, err);
-    if (rc && d->serialize) pthread_mutex_unlock(&d->write_mu);
-    return rc;
+    (void)d;
+    return pb_conn_begin_write(c, err);
 }
 
 /* Commits (rc == 0) or rolls back; call only after a successful txn_begin. */
 static int txn_end(pb_deliver *d, pb_conn *c, int rc, pb_error *err)
 {
+    (void)d;
     if (!rc) rc = pb_conn_commit(c, err);
     if (rc) pb_conn_rollback(c);
-    if (d->serialize) pthread_mutex_unlock(&d->write_mu);
     return rc;
 }
 
@@ -461,11 +452,21 @@ static int chat_render(pb_deliver *d, pb_conn *c, const pb_hook *h, const pb_out
                         out);
 }
 
-static int insert_msg(pb_conn *c, const pb_hook *h, const pb_outbox_row *o, const char *field, const char *body,
-                      int64_t now, int *count, pb_error *err)
+/* Inserts one message. render_rc != 0 (the body could not be built: too big, out of
+ * memory) records the message as failed with the reason instead of blocking the outbox:
+ * a poison event must never stop the fan-out of the ones behind it. */
+static int insert_msg(pb_conn *c, const pb_hook *h, const pb_outbox_row *o, const char *field, int render_rc,
+                      const char *body, int64_t now, int *count, pb_error *err)
 {
     pb_delivery m;
     memset(&m, 0, sizeof m);
+    if (render_rc) {
+        body = "";
+        pb_strlcpy(m.status, "failed", sizeof m.status);
+        snprintf(m.last_error, sizeof m.last_error, "cannot render the message: %s", pb_strerror(render_rc));
+        PB_LOG(PB_LOG_WARN, "delivery not rendered", PB_LS("hook", h->id), PB_LS("event", o->event_id),
+               PB_LS("error", pb_strerror(render_rc)));
+    }
     msg_id_for(h->id, o->event_id, field, m.msg_id, sizeof m.msg_id);
     pb_strlcpy(m.hook_id, h->id, sizeof m.hook_id);
     m.outbox_id = o->id;
@@ -496,8 +497,8 @@ static int fan_one(pb_deliver *d, pb_conn *c, const pb_hook *hooks, size_t nh, c
         if (strcmp(o->type, "endpoint.disabled") == 0 && strcmp(o->object_id, h->id) == 0) continue;
         pb_buf_reset(&body);
         if (strcmp(h->format, "standard") == 0) {
-            rc = pb_standard_body(o->type, o->occurred_at, o->payload, &body);
-            if (!rc) rc = insert_msg(c, h, o, NULL, pb_buf_cstr(&body), now, count, err);
+            int rr = pb_standard_body(o->type, o->occurred_at, o->payload, &body);
+            rc = insert_msg(c, h, o, NULL, rr, pb_buf_cstr(&body), now, count, err);
         } else if (strcmp(h->format, "plane") == 0) {
             char ev[32], act[16];
             if (!payload || !pb_plane_event(o->type, ev, sizeof ev, act, sizeof act)) continue;
@@ -509,19 +510,18 @@ static int fan_one(pb_deliver *d, pb_conn *c, const pb_hook *hooks, size_t nh, c
                 const cJSON *prev = cJSON_GetObjectItemCaseSensitive(payload, "previous_attributes");
                 for (const cJSON *f = cJSON_IsObject(prev) ? prev->child : NULL; f && !rc; f = f->next) {
                     pb_buf_reset(&body);
-                    rc = pb_plane_spec(ev, act, o->object_id, f->string, payload, &body);
-                    if (!rc) rc = insert_msg(c, h, o, f->string, pb_buf_cstr(&body), now, count, err);
+                    int rr = pb_plane_spec(ev, act, o->object_id, f->string, payload, &body);
+                    rc = insert_msg(c, h, o, f->string, rr, pb_buf_cstr(&body), now, count, err);
                 }
             } else {
-                rc = pb_plane_spec(ev, act, o->object_id, NULL, payload, &body);
-                if (!rc) rc = insert_msg(c, h, o, NULL, pb_buf_cstr(&body), now, count, err);
+                int rr = pb_plane_spec(ev, act, o->object_id, NULL, payload, &body);
+                rc = insert_msg(c, h, o, NULL, rr, pb_buf_cstr(&body), now, count, err);
             }
         } else {
             if (!payload) continue;
-            rc = chat_render(d, c, h, o, payload, &body);
-            if (!rc) rc = insert_msg(c, h, o, NULL, pb_buf_cstr(&body), now, count, err);
+            int rr = chat_render(d, c, h, o, payload, &body);
+            rc = insert_msg(c, h, o, NULL, rr, pb_buf_cstr(&body), now, count, err);
         }
-        if (rc && err && !err->code) pb_error_set(err, rc, "cannot render a delivery");
     }
     pb_buf_free(&body);
     cJSON_Delete(payload);

@@ -23,8 +23,19 @@ int pb_json_depth_ok(const cJSON *v, int max_depth)
 cJSON *pb_json_parse(const char *text, size_t len)
 {
     if (!text) return NULL;
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    if (j && !pb_json_depth_ok(j, PB_JSON_MAX_DEPTH)) {
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!j) return NULL;
+    /* cJSON stops after the first value: anything but trailing whitespace is malformed. */
+    size_t used = end && end >= text ? (size_t)(end - text) : len;
+    for (size_t i = used; i < len; i++) {
+        char ch = text[i];
+        if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r' && ch != '\0') {
+            cJSON_Delete(j);
+            return NULL;
+        }
+    }
+    if (!pb_json_depth_ok(j, PB_JSON_MAX_DEPTH)) {
         cJSON_Delete(j);
         return NULL;
     }
@@ -196,6 +207,7 @@ int pb_plane_event(const char *type, char *event, size_t elen, char *action, siz
 int pb_standard_body(const char *type, int64_t occurred_at, const char *payload, pb_buf *out)
 {
     cJSON *j = pb_json_parse(payload, strlen(payload));
+    int valid = j != NULL;
     int shaped = j && cJSON_IsObject(j) && cJSON_GetObjectItemCaseSensitive(j, "type") &&
                  cJSON_GetObjectItemCaseSensitive(j, "data");
     cJSON_Delete(j);
@@ -207,7 +219,8 @@ int pb_standard_body(const char *type, int64_t occurred_at, const char *payload,
     if (!rc) rc = pb_buf_puts(out, ",\"timestamp\":");
     if (!rc) rc = pb_buf_json_str(out, ts);
     if (!rc) rc = pb_buf_puts(out, ",\"data\":");
-    if (!rc) rc = pb_buf_puts(out, payload[0] ? payload : "null");
+    /* Text that is not JSON travels as a string, so the body is always valid JSON. */
+    if (!rc) rc = valid ? pb_buf_puts(out, payload) : payload[0] ? pb_buf_json_str(out, payload) : pb_buf_puts(out, "null");
     if (!rc) rc = pb_buf_putc(out, '}');
     return rc;
 }
@@ -499,6 +512,26 @@ int pb_chat_body(int pumble, const char *type, const char *workspace, const char
     if (!rc && pumble && link[0]) rc = pb_buf_printf(&t, "%s\n", link);
     if (rc == PB_ETOOBIG) rc = 0; /* keep what fits; the cap below trims further */
 
+    /* Normalise to valid UTF-8 first (malformed bytes become U+FFFD, as the JSON encoder
+     * would do later) so the character cap counts what the receiver will see. */
+    if (!rc && t.len) {
+        pb_buf u;
+        pb_buf_init(&u, 4 * t.len + 4);
+        const unsigned char *p = (const unsigned char *)t.data;
+        size_t left = t.len;
+        while (!rc && left) {
+            uint32_t cp;
+            size_t k = utf8_next(p, left, &cp);
+            if (cp == 0xFFFD && !(k == 3 && p[0] == 0xEF && p[1] == 0xBF && p[2] == 0xBD))
+                rc = pb_buf_append(&u, "\xEF\xBF\xBD", 3);
+            else
+                rc = pb_buf_append(&u, p, k);
+            p += k;
+            left -= k;
+        }
+        pb_buf_free(&t);
+        t = u;
+    }
     if (!rc) {
         size_t len = t.len;
         while (len && t.data[len - 1] == '\n') len--;

@@ -8,6 +8,9 @@
  *             separators, ensure_ascii) so the bytes match what CE would sign; one message
  *             per changed field; only the events CE emits (project created/updated/deleted;
  *             issue, cycle, module, issue_comment created/updated; never their deletes).
+ *             `data` is the mirror's row at send time (its raw API v1 JSON), so references
+ *             such as state/labels/assignees stay ids rather than CE's expanded objects;
+ *             `activity.actor` is Plane's UserLite when the user is known locally.
  *   slack     {"text": mrkdwn} a person wants to read: identifier, title, state, assignees,
  *             who changed what, a link back to the item.
  *   pumble    {"text": markdown} with the same content, capped at 10 000 characters.

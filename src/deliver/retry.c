@@ -10,6 +10,8 @@
 
 #define S_US 1000000LL
 #define OVERLOAD_PENALTY_US (60 * S_US)
+#define MAX_STEP_S (30LL * 86400)      /* a schedule step is at most 30 days */
+#define MAX_DELAY_US (400LL * 86400 * S_US) /* arithmetic bound: no overflow below 2^63 */
 
 void pb_retry_default(pb_retry_schedule *s)
 {
@@ -31,7 +33,7 @@ int pb_retry_parse(const char *text, pb_retry_schedule *s)
         memcpy(item, p, n);
         item[n] = '\0';
         int64_t v;
-        if (pb_parse_duration_s(item, &v) || v < 0) return PB_EINVAL;
+        if (pb_parse_duration_s(item, &v) || v < 0 || v > MAX_STEP_S) return PB_EINVAL;
         t.delay_s[t.n++] = v;
         p += n;
         if (*p == ',') p++;
@@ -51,6 +53,7 @@ pb_outcome pb_retry_classify(int status)
 int64_t pb_retry_jitter(int64_t delay_us, uint64_t r)
 {
     if (delay_us <= 0) return 0;
+    if (delay_us > MAX_DELAY_US) delay_us = MAX_DELAY_US;
     /* factor in [0.8, 1.2] with 1/65536 resolution */
     int64_t f = (int64_t)(r % 65537); /* 0..65536 */
     return delay_us * 4 / 5 + (delay_us * 2 / 5) * f / 65536;
@@ -87,19 +90,23 @@ int64_t pb_retry_after_parse(const char *value, int64_t now_us)
 int64_t pb_retry_next_delay(const pb_retry_schedule *s, int attempts_done, int status, int timed_out,
                             int64_t retry_after_us, uint64_t r)
 {
-    if (attempts_done >= s->n) return -1;
-    int64_t base = pb_retry_jitter(s->delay_s[attempts_done] * S_US, r);
+    if (attempts_done < 0 || attempts_done >= s->n) return -1;
+    int64_t step = s->delay_s[attempts_done];
+    if (step > MAX_DELAY_US / S_US) step = MAX_DELAY_US / S_US;
+    int64_t base = pb_retry_jitter(step * S_US, r);
     if (timed_out || status == 429) {
         /* Overload penalty, never longer than the schedule's longest step (so a shortened
          * test schedule stays short). */
         int64_t pen = OVERLOAD_PENALTY_US, longest = 0;
-        for (int i = 0; i < s->n; i++)
-            if (s->delay_s[i] * S_US > longest) longest = s->delay_s[i] * S_US;
+        for (int i = 0; i < s->n; i++) {
+            int64_t st = s->delay_s[i] > MAX_DELAY_US / S_US ? MAX_DELAY_US : s->delay_s[i] * S_US;
+            if (st > longest) longest = st;
+        }
         if (pen > longest) pen = longest;
         if (base < pen) base = pen;
     }
     if (retry_after_us >= 0 && (status == 429 || status == 502 || status == 503 || status == 504)) {
-        int64_t d = retry_after_us;
+        int64_t d = retry_after_us > MAX_DELAY_US ? MAX_DELAY_US : retry_after_us;
         if (d < base) d = base;
         if (d > 2 * base) d = 2 * base;
         base = d;

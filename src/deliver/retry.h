@@ -21,7 +21,8 @@ typedef struct pb_retry_schedule {
 
 /* The default 8-attempt schedule. */
 void pb_retry_default(pb_retry_schedule *s);
-/* Parses "0,5,300,..." (seconds, or durations like 5m, 2h). 0 or PB_EINVAL. */
+/* Parses "0,5,300,..." (seconds, or durations like 5m, 2h; each step at most 30 days).
+ * 0 or PB_EINVAL. */
 int pb_retry_parse(const char *text, pb_retry_schedule *s);
 
 typedef enum {

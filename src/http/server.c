@@ -305,7 +305,9 @@ void pb_resp_error(pb_resp *w, int status, const char *key, const char *fmt, ...
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    /* Redacted before truncation (a secret cut at the limit would not match any more);
+     * resp_error_plain redacting again is harmless. */
+    pb_redact_vformat(msg, sizeof msg, fmt, ap);
     va_end(ap);
     resp_error_plain(w, status, key, msg);
 }
@@ -782,6 +784,10 @@ static void req_run(pb_req *r)
     }
     pb_log_set_request_id(r->id);
     const pb_route *rt = r->route;
+    if (!rt) { /* cannot happen when req_begin succeeded; never dereference NULL regardless */
+        if (!w->status_set) set_error(r, 500, "internal error");
+        return;
+    }
     if (!(rt->flags & PB_ROUTE_PUBLIC) && s->auth_fn) {
         int arc = s->auth_fn(r, w, rt, s->auth_ctx);
         if (arc) {

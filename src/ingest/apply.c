@@ -93,6 +93,17 @@ static int ignored_key(const char *k)
     return !strcmp(k, "updated_at") || !strcmp(k, "updated_by");
 }
 
+/* Two datetimes written in different time zones are one instant: Plane's API renders them in
+ * the key owner's zone, its webhooks in UTC, and the mirror may hold either. */
+static int same_instant(const cJSON *a, const cJSON *b)
+{
+    if (!cJSON_IsString(a) || !cJSON_IsString(b)) return 0;
+    const char *x = a->valuestring, *y = b->valuestring;
+    if (strlen(x) < 20 || strlen(y) < 20 || x[10] != 'T' || y[10] != 'T') return 0;
+    int64_t ux = 0, uy = 0;
+    return pb_time_parse(x, &ux) == 0 && pb_time_parse(y, &uy) == 0 && ux == uy;
+}
+
 /* previous_attributes: old values of the keys present on both sides whose values differ. */
 static cJSON *diff_prev(const cJSON *oldo, const cJSON *newo)
 {
@@ -103,7 +114,7 @@ static cJSON *diff_prev(const cJSON *oldo, const cJSON *newo)
     {
         if (!nv->string || ignored_key(nv->string)) continue;
         const cJSON *ov = cJSON_GetObjectItemCaseSensitive(oldo, nv->string);
-        if (!ov || cJSON_Compare(ov, nv, 1)) continue;
+        if (!ov || cJSON_Compare(ov, nv, 1) || same_instant(ov, nv)) continue;
         cJSON *dup = cJSON_Duplicate(ov, 1);
         if (!dup || !cJSON_AddItemToObject(prev, nv->string, dup)) {
             cJSON_Delete(dup);

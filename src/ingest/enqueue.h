@@ -19,7 +19,7 @@
  * its commits (wal_autocheckpoint=0); a checkpointer thread runs PASSIVE checkpoints every
  * 100 ms after new commits, so the WAL is copied back without stalling a batch's answers.
  *
- * Thread-safe. pb_enqueuer_stop() commits what is pending, then stops the thread; later
+ * Thread-safe. pb_enqueuer_stop() commits what is pending, then stops the threads; later
  * submits fail with PB_EBUSY. */
 #ifndef PB_INGEST_ENQUEUE_H
 #define PB_INGEST_ENQUEUE_H

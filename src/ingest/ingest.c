@@ -308,6 +308,8 @@ static int64_t env_int(const char *name, int64_t def, int64_t min, int64_t max)
 
 static int mod_init(pb_app *app, pb_error *err)
 {
+    if (!app->db || !app->srv) return 0; /* nothing to receive into or from */
+    pb_im_init();
     pb_ingest_options o = {0};
     o.max_body = (size_t)env_int("PB_INGEST_MAX_BODY", 512 * 1024, 1024, 64 << 20);
     o.max_pending = (int)env_int("PB_INGEST_MAX_PENDING", 4096, 1, 1 << 20);

@@ -63,6 +63,11 @@ static void init(void)
 
 #define ONCE() pthread_once(&once, init)
 
+void pb_im_init(void)
+{
+    ONCE();
+}
+
 void pb_im_accepted(void)
 {
     ONCE();

@@ -38,6 +38,8 @@ typedef enum {
     PB_IM_APP_COUNT
 } pb_im_applied_kind;
 
+/* Registers every series now (so /metrics lists them before the first webhook). */
+void pb_im_init(void);
 void pb_im_accepted(void);
 void pb_im_duplicate(void);
 void pb_im_rejected(pb_im_reject why);

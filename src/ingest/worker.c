@@ -345,7 +345,7 @@ int pb_worker_new(pb_db *db, const pb_worker_options *opt, pb_worker **out, pb_e
     if (opt) w->opt = *opt;
     /* SQLite has one writer: a worker's transaction holds the lock the group committer
      * needs, so keep it short there; PostgreSQL workers batch more per commit. */
-    if (w->opt.batch <= 0) w->opt.batch = pb_db_backend(db) == PB_DB_SQLITE ? 16 : 64;
+    if (w->opt.batch <= 0) w->opt.batch = db && pb_db_backend(db) == PB_DB_SQLITE ? 16 : 64;
     fill_defaults(&w->opt);
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_t ca;

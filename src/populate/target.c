@@ -157,6 +157,7 @@ int pb_pop_target_remote(pb_db *db, const char *base_url, const char *slug, cons
     pb_buf_init(&gk, 4096);
     pb_buf_printf(&gk, "%s|%s", t->base, api_key);
     t->gov = pb_gov_get(pb_buf_cstr(&gk), db);
+    if (gk.data) memset(gk.data, 0, gk.cap);
     pb_buf_free(&gk);
     if (!t->gov) {
         rc = pb_error_set(err, PB_ENOMEM, "out of memory");
@@ -178,7 +179,11 @@ void pb_pop_target_free(pb_pop_target *t)
     pb_server_free(t->srv);
     pb_http_client_free(t->http);
     pb_gov_release(t->gov);
-    free(t->api_key);
+    if (t->api_key) {
+        memset(t->api_key, 0, strlen(t->api_key)); /* credentials do not outlive the target */
+        free(t->api_key);
+    }
+    memset(t->key, 0, sizeof t->key);
     free(t);
 }
 

@@ -83,6 +83,14 @@ void pb_stmt_cache_clear(pb_stmt_cache *sc, void (*fn)(void *ctx, void *stmt), v
 
 /* ---- open / free ---------------------------------------------------------------------- */
 
+static void wipe_free(char *s)
+{
+    if (!s) return;
+    volatile char *p = s;
+    while (*p) *p++ = 0;
+    free(s);
+}
+
 int pb_db_open(const char *url, const pb_db_options *opt, pb_db **out, pb_error *err)
 {
     *out = NULL;
@@ -105,8 +113,8 @@ int pb_db_open(const char *url, const pb_db_options *opt, pb_db **out, pb_error 
 
     int rc = drv->db_init(db, url, err); /* may lower pool_size (sqlite::memory:) */
     if (rc) {
-        free(db->target);
-        free(db->secret);
+        wipe_free(db->target);
+        wipe_free(db->secret);
         free(db);
         return rc;
     }
@@ -149,11 +157,8 @@ void pb_db_free(pb_db *db)
     }
     free(db->conns);
     free(db->freelist);
-    free(db->target);
-    if (db->secret) {
-        memset(db->secret, 0, strlen(db->secret));
-        free(db->secret);
-    }
+    wipe_free(db->target); /* a PostgreSQL URL may carry the password */
+    wipe_free(db->secret);
     free(db);
 }
 

@@ -20,6 +20,7 @@
  * callers build SQL dynamically; past PB_STMT_CACHE_MAX entries statements are simply not
  * cached (prepared, used once, discarded). */
 #define PB_STMT_CACHE_MAX 1024
+#define PB_LIVE_ROWS_MAX 16
 
 typedef struct pb_stmt_entry {
     char *sql;     /* owned copy of the key */
@@ -47,6 +48,11 @@ struct pb_conn {
     pb_stmt_cache cache;
     unsigned stmt_seq;    /* PostgreSQL: next prepared statement name */
     int pooled;           /* 1 while sitting in the free list */
+    /* SQLite: cached statements currently held by an open pb_rows. Such a statement may
+     * not be handed to another query (sqlite3_stmt_busy() is false before the first step
+     * and after SQLITE_DONE, so it cannot tell). */
+    void *live[PB_LIVE_ROWS_MAX];
+    int nlive;
 };
 
 struct pb_rows {

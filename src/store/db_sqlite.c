@@ -11,6 +11,7 @@
 
 typedef struct sq_rows {
     pb_rows base;
+    pb_conn *c;
     sqlite3_stmt *st;
     int owned; /* not in the cache: finalize on free */
     int done;
@@ -138,6 +139,7 @@ static void finalize_cb(void *ctx, void *stmt)
 
 static void sq_conn_close(pb_conn *c)
 {
+    c->nlive = 0;
     pb_stmt_cache_clear(&c->cache, finalize_cb, NULL);
     sqlite3_close_v2(c->h);
     c->h = NULL;
@@ -157,9 +159,13 @@ static int sq_conn_open(pb_conn *c, pb_error *err)
     }
     sqlite3_extended_result_codes(h, 1);
     sqlite3_busy_timeout(h, db->opt.busy_timeout_ms);
-    char pragmas[256];
+    /* Reads: memory-map up to 256 MiB of the file (shared through the page cache by every
+     * pooled connection) and keep 16 MiB of private page cache per connection; deep list
+     * pages over 100k items were spending a fifth of the daemon's CPU in page reads. */
+    char pragmas[320];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;",
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;"
+             " PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384;",
              db->opt.sqlite_synchronous == 1 ? "NORMAL" : "FULL");
     char *msg = NULL;
     rc = sqlite3_exec(h, pragmas, NULL, NULL, &msg);
@@ -181,11 +187,29 @@ static int sq_conn_check(pb_conn *c, pb_error *err)
 
 /* ---- statements ------------------------------------------------------------------------- */
 
-/* A ready statement for sql: the cached one when idle, else a fresh one (owned=1). */
-static int sq_prepare(pb_conn *c, const char *sql, sqlite3_stmt **out, int *owned, pb_error *err)
+static int live_has(const pb_conn *c, const void *st)
+{
+    for (int i = 0; i < c->nlive; i++)
+        if (c->live[i] == st) return 1;
+    return 0;
+}
+
+static void live_del(pb_conn *c, const void *st)
+{
+    for (int i = 0; i < c->nlive; i++)
+        if (c->live[i] == st) {
+            c->live[i] = c->live[--c->nlive];
+            return;
+        }
+}
+
+/* A ready statement for sql: the cached one when idle, else a fresh one (owned=1). With
+ * for_rows, the cached one is only used when it can be marked live (held by a pb_rows). */
+static int sq_prepare(pb_conn *c, const char *sql, sqlite3_stmt **out, int *owned, int for_rows, pb_error *err)
 {
     sqlite3_stmt *cached = pb_stmt_cache_get(&c->cache, sql);
-    if (cached && !sqlite3_stmt_busy(cached)) {
+    if (cached && !sqlite3_stmt_busy(cached) && !live_has(c, cached) &&
+        (!for_rows || c->nlive < PB_LIVE_ROWS_MAX)) {
         *out = cached;
         *owned = 0;
         return 0;
@@ -208,6 +232,7 @@ static int sq_prepare(pb_conn *c, const char *sql, sqlite3_stmt **out, int *owne
         return pb_error_set(err, PB_EINVAL, "expected exactly one SQL statement");
     }
     free(tsql);
+    if (for_rows && c->nlive >= PB_LIVE_ROWS_MAX) cacheable = 0;
     if (cacheable && pb_stmt_cache_put(&c->cache, sql, st) == 0) {
         *owned = 0;
     } else {
@@ -266,7 +291,7 @@ static int sq_exec(pb_conn *c, const char *sql, const pb_val *params, int nparam
 {
     sqlite3_stmt *st = NULL;
     int owned = 0;
-    int rc = sq_prepare(c, sql, &st, &owned, err);
+    int rc = sq_prepare(c, sql, &st, &owned, 0, err);
     if (rc) return rc;
     rc = sq_bind(c, st, params, nparams, err);
     if (!rc) {
@@ -285,7 +310,7 @@ static int sq_query(pb_conn *c, const char *sql, const pb_val *params, int npara
 {
     sqlite3_stmt *st = NULL;
     int owned = 0;
-    int rc = sq_prepare(c, sql, &st, &owned, err);
+    int rc = sq_prepare(c, sql, &st, &owned, 1, err);
     if (rc) return rc;
     rc = sq_bind(c, st, params, nparams, err);
     if (rc) {
@@ -298,8 +323,10 @@ static int sq_query(pb_conn *c, const char *sql, const pb_val *params, int npara
         return pb_error_set(err, PB_ENOMEM, "out of memory");
     }
     r->base.drv = &pb_driver_sqlite;
+    r->c = c;
     r->st = st;
     r->owned = owned;
+    if (!owned) c->live[c->nlive++] = st; /* room guaranteed by sq_prepare(for_rows) */
     *out = &r->base;
     return 0;
 }
@@ -412,6 +439,7 @@ static const void *sq_rows_blob(pb_rows *rb, int col, size_t *len)
 static void sq_rows_free(pb_rows *rb)
 {
     sq_rows *r = (sq_rows *)rb;
+    if (!r->owned) live_del(r->c, r->st);
     sq_done(r->st, r->owned);
     free(r);
 }

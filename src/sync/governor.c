@@ -135,9 +135,12 @@ static void pull_shared(pb_gov *g, int64_t now)
     /* caller holds no lock; reads the shared row at most twice a second */
     pb_ss_budget b;
     pb_error err = {0};
-    if (!g->db || now - g->last_pull_us < 500000) return;
-    g->last_pull_us = now;
-    if (pb_ss_budget_get(g->db, g->key, &b, &err)) return;
+    if (!g->db) return;
+    pthread_mutex_lock(&g->mu);
+    int due = now - g->last_pull_us >= 500000;
+    if (due) g->last_pull_us = now;
+    pthread_mutex_unlock(&g->mu);
+    if (!due || pb_ss_budget_get(g->db, g->key, &b, &err)) return;
     pthread_mutex_lock(&g->mu);
     if (b.blocked_until > g->blocked_until_us) g->blocked_until_us = b.blocked_until;
     if (b.observed_at > g->observed_at_us && b.remaining >= 0) {
@@ -229,12 +232,14 @@ void pb_gov_done(pb_gov *g, int status, int remaining, int limit, int64_t reset_
         g->observed_at_us = now;
         force = 1;
     } else if (remaining >= 0) {
-        /* Answers of concurrent requests arrive in any order: a higher remaining than the one
-         * we hold is stale (counted before requests already answered) unless nothing else is
-         * in flight, so it only ever lowers the budget while requests overlap. */
-        if (g->remaining < 0 || remaining <= g->remaining || g->in_flight == 0) g->remaining = remaining;
+        /* Answers of concurrent requests are settled in any order, so a higher remaining than
+         * the one held may be stale (counted before requests already answered): within a window
+         * the budget only goes down. It goes up again only through the probe after the reset
+         * (remaining -1), which accepts whatever the upstream says. Refills of a token bucket
+         * are left unused until then: safe, and a long walk still uses every whole window. */
+        if (g->remaining < 0 || g->remaining >= (1 << 30) || remaining < g->remaining) g->remaining = remaining;
         g->observed_at_us = now;
-        if (reset_s > 0) g->reset_at_us = reset_s * 1000000;
+        if (reset_s > 0 && reset_s * 1000000 > g->reset_at_us) g->reset_at_us = reset_s * 1000000;
         if (limit > 0)
             g->limit = limit;
         else if (remaining + 1 > g->limit)
@@ -258,5 +263,14 @@ void pb_gov_stats_get(pb_gov *g, pb_gov_stats *out)
     out->remaining = g->remaining >= (1 << 30) ? -1 : g->remaining;
     out->limit = g->limit;
     out->waited_us = g->waited_us;
+    out->blocked_until_us = g->blocked_until_us;
     pthread_mutex_unlock(&g->mu);
+}
+
+void pb_gov_sync_shared(pb_gov *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->last_pull_us = 0;
+    pthread_mutex_unlock(&g->mu);
+    pull_shared(g, pb_now_us());
 }

@@ -29,6 +29,7 @@ typedef struct pb_gov_stats {
     int remaining;      /* last known remaining, -1 unknown */
     int limit;          /* X-RateLimit-Limit when sent, else the highest remaining + 1 seen */
     int64_t waited_us;  /* time callers spent blocked by the budget */
+    int64_t blocked_until_us; /* a 429's Retry-After (ours or another process's), 0 if none */
 } pb_gov_stats;
 
 /* The process-wide governor of key (any string identifying upstream + credential; only a hash
@@ -47,6 +48,8 @@ int pb_gov_acquire(pb_gov *g, int want, volatile int *stop);
  * remaining/limit -1 and reset_s/retry_after_s 0 when the header was absent. */
 void pb_gov_done(pb_gov *g, int status, int remaining, int limit, int64_t reset_s, int retry_after_s);
 void pb_gov_stats_get(pb_gov *g, pb_gov_stats *out);
+/* Adopts the shared row now (acquire does it at most twice a second on its own). */
+void pb_gov_sync_shared(pb_gov *g);
 
 /* Pure decision (unit tests): how many of want may start now given the state; *wait_us gets
  * how long to wait when 0. */

@@ -3,6 +3,7 @@
 #include "core/util.h"
 #include "sync/sync.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +22,12 @@ void pb_sync_normalize(cJSON *o)
             int64_t us = 0;
             if (pb_time_parse(c->valuestring, &us) == 0) {
                 char iso[40];
+                int64_t back = 0;
                 pb_time_iso(us, iso, sizeof iso);
-                if (strcmp(iso, c->valuestring) != 0) cJSON_SetValuestring(c, iso);
+                /* only a rewrite that parses back to the same instant (years 1..9999): an
+                 * instant outside that range is kept as the upstream wrote it */
+                if (strcmp(iso, c->valuestring) != 0 && pb_time_parse(iso, &back) == 0 && back == us)
+                    cJSON_SetValuestring(c, iso);
             }
         } else if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
             pb_sync_normalize(c);
@@ -30,10 +35,16 @@ void pb_sync_normalize(cJSON *o)
     }
 }
 
-static int key_cmp(const void *a, const void *b)
+/* An object member with its key as it will be written (JSON-escaped, invalid UTF-8 replaced):
+ * members are sorted on that text so the output is a fixed point of parse + canonicalise. */
+typedef struct member {
+    const cJSON *item;
+    char *key; /* escaped key with quotes, malloc'd */
+} member;
+
+static int member_cmp(const void *a, const void *b)
 {
-    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-    return strcmp(x->string ? x->string : "", y->string ? y->string : "");
+    return strcmp(((const member *)a)->key, ((const member *)b)->key);
 }
 
 static int canon(pb_buf *b, const cJSON *o, int depth)
@@ -43,18 +54,28 @@ static int canon(pb_buf *b, const cJSON *o, int depth)
     if (cJSON_IsObject(o)) {
         size_t n = 0;
         for (const cJSON *c = o->child; c; c = c->next) n++;
-        const cJSON **v = n ? malloc(n * sizeof *v) : NULL;
+        member *v = n ? calloc(n, sizeof *v) : NULL;
         if (n && !v) return PB_ENOMEM;
-        n = 0;
-        for (const cJSON *c = o->child; c; c = c->next) v[n++] = c;
-        if (n > 1) qsort(v, n, sizeof *v, key_cmp);
-        rc = pb_buf_putc(b, '{');
+        size_t k = 0;
+        for (const cJSON *c = o->child; c && !rc; c = c->next, k++) {
+            pb_buf kb;
+            pb_buf_init(&kb, (size_t)1 << 20);
+            rc = pb_buf_json_str(&kb, c->string ? c->string : "");
+            if (!rc && !kb.data) rc = pb_buf_puts(&kb, "");
+            v[k].item = c;
+            v[k].key = rc ? NULL : pb_buf_steal(&kb);
+            if (!rc && !v[k].key) rc = PB_ENOMEM;
+            if (rc) pb_buf_free(&kb);
+        }
+        if (!rc && n > 1) qsort(v, n, sizeof *v, member_cmp);
+        if (!rc) rc = pb_buf_putc(b, '{');
         for (size_t i = 0; !rc && i < n; i++) {
             if (i) rc = pb_buf_putc(b, ',');
-            if (!rc) rc = pb_buf_json_str(b, v[i]->string ? v[i]->string : "");
+            if (!rc) rc = pb_buf_puts(b, v[i].key);
             if (!rc) rc = pb_buf_putc(b, ':');
-            if (!rc) rc = canon(b, v[i], depth + 1);
+            if (!rc) rc = canon(b, v[i].item, depth + 1);
         }
+        for (size_t i = 0; i < n; i++) free(v[i].key);
         free(v);
         if (!rc) rc = pb_buf_putc(b, '}');
     } else if (cJSON_IsArray(o)) {
@@ -70,7 +91,11 @@ static int canon(pb_buf *b, const cJSON *o, int depth)
         rc = pb_buf_json_str(b, o->valuestring ? o->valuestring : "");
     } else if (cJSON_IsNumber(o)) {
         double d = o->valuedouble;
-        if (d == (double)(int64_t)d && d < 9e15 && d > -9e15)
+        /* range first: casting a double outside int64 is undefined behaviour; a number
+         * beyond double range (1e999) parses as infinity, which JSON cannot hold: null, as cJSON */
+        if (!isfinite(d))
+            rc = pb_buf_puts(b, "null");
+        else if (d < 9e15 && d > -9e15 && d == (double)(int64_t)d)
             rc = pb_buf_printf(b, "%lld", (long long)(int64_t)d);
         else
             rc = pb_buf_printf(b, "%.17g", d);

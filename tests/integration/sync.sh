@@ -114,7 +114,12 @@ connect() { # STORE SLUG URL KEY
 }
 pb b migrate >/dev/null
 check connect_stores_key connect b acme "$UP" "$AKEY"
-check connect_second_workspace connect b beta "$UP" "$AKEY"
+printf 'whsec-%s\n' "$RANDOM$RANDOM" >"$TMP/whs.txt"
+connect_whs() { printf '%s\n' "$AKEY" >"$TMP/key.txt"
+  { pb b workspace connect beta --upstream "$UP" --api-key-file "$TMP/key.txt" --webhook-secret-file "$TMP/whs.txt" ||
+    pb b workspace-connect beta --upstream "$UP" --api-key-file "$TMP/key.txt" --webhook-secret-file "$TMP/whs.txt"; } >/dev/null 2>&1
+  rm -f "$TMP/key.txt"; pb b vault list | grep -qx 'plane_webhook:beta'; }
+check connect_second_workspace_with_webhook_secret connect_whs
 vault_has() { pb b vault list | grep -qx 'plane_api_key:acme'; }
 check vault_holds_key vault_has
 check installation_row test "$(sq b "SELECT auth_kind || ' ' || upstream_url || ' ' || length(space_id) FROM work_plane_installations WHERE workspace_slug='acme'")" = "api_key $UP 36"

@@ -6,6 +6,7 @@
 #include "auth/apikey.h"
 #include "auth/auth.h"
 #include "auth/auth_internal.h"
+#include "auth/oauth.h"
 #include "auth/vault.h"
 #include "core/buf.h"
 #include "core/log.h"
@@ -501,4 +502,45 @@ PB_STORE_TEST(auth_http_secret_never_in_body_or_log)
     PB_CHECK(strstr(log, planted) == NULL);
     PB_CHECK(strstr(log, vsecret) == NULL);
     free(log);
+}
+
+/* Review: an admin of one workspace must not be able to re-point an existing OAuth app
+ * (token_url) at a host it controls: refresh tokens of every workspace using the app would
+ * be sent there. Re-registering an existing name answers 409. Huge "expires" durations are
+ * a 400, not an overflow. */
+PB_STORE_TEST(auth_http_review_oauth_app_no_overwrite_and_expiry_bounds)
+{
+    daemon_t d;
+    pb_user_row admin;
+    char key[PB_KEY_LEN + 1];
+    hres r;
+    static const char app1[] = "{\"name\":\"shared\",\"client_id\":\"cid\",\"client_secret\":\"first-secret-123456\","
+                               "\"authorize_url\":\"https://plane.example/auth/o/authorize-app/\","
+                               "\"token_url\":\"https://plane.example/auth/o/token/\","
+                               "\"redirect_uri\":\"https://hub.example/oauth/shared/callback\"}";
+    static const char app2[] = "{\"name\":\"shared\",\"client_id\":\"cid\",\"client_secret\":\"evil-secret-123456\","
+                               "\"authorize_url\":\"https://evil.example/auth/\","
+                               "\"token_url\":\"https://evil.example/token/\","
+                               "\"redirect_uri\":\"https://hub.example/oauth/shared/callback\"}";
+    PB_REQUIRE(daemon_up(&d, 100000) == 0);
+    PB_REQUIRE(seed_admin(d.db, &admin) == 0);
+    PB_REQUIRE(mk_key(d.db, "admin@example.com", "keys:admin,issues:*", 0, key) == 0);
+    PB_REQUIRE(req(d.port, "POST", "/admin/v1/oauth/apps", key, NULL, app1, &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 201);
+    hres_free(&r);
+    PB_REQUIRE(req(d.port, "POST", "/admin/v1/oauth/apps", key, NULL, app2, &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 409);
+    PB_CHECK(strstr(pb_buf_cstr(&r.body), "evil-secret") == NULL);
+    hres_free(&r);
+    pb_oauth_app oa;
+    pb_error err = {0};
+    PB_REQUIRE(pb_oauth_app_load(d.app.vault, "shared", &oa, &err) == 0);
+    PB_CHECK_STR(oa.token_url, "https://plane.example/auth/o/token/");
+    memset(&oa, 0, sizeof oa);
+
+    PB_REQUIRE(req(d.port, "POST", "/admin/v1/keys", key, NULL,
+                   "{\"scopes\":[\"issues:read\"],\"expires\":\"100000000000w\"}", &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 400);
+    hres_free(&r);
+    daemon_down(&d);
 }

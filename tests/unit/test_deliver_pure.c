@@ -268,3 +268,30 @@ PB_TEST(deliver_chat_messages)
              0);
     PB_CHECK(pb_chat_url_valid("pumble", "https://api.pumble.com/other") != 0);
 }
+
+PB_TEST(deliver_standard_body_always_json)
+{
+    pb_buf b;
+    pb_buf_init(&b, 0);
+    const char *shaped = "{\"type\":\"issue.created\",\"timestamp\":\"t\",\"data\":{\"id\":\"1\"}}";
+    PB_REQUIRE(pb_standard_body("issue.created", 0, shaped, &b) == 0);
+    PB_CHECK_STR(pb_buf_cstr(&b), shaped); /* as written into the outbox */
+    pb_buf_reset(&b);
+    PB_REQUIRE(pb_standard_body("issue.created", 0, "{\"id\":\"1\"}", &b) == 0);
+    PB_CHECK_STR(pb_buf_cstr(&b),
+                 "{\"type\":\"issue.created\",\"timestamp\":\"1970-01-01T00:00:00.000000Z\",\"data\":{\"id\":\"1\"}}");
+    PB_CHECK(pb_json_parse("0,720*", 6) == NULL);
+    PB_CHECK(pb_json_parse("{} x", 4) == NULL);
+    cJSON *ok = pb_json_parse("{} \n", 4);
+    PB_CHECK(ok != NULL);
+    cJSON_Delete(ok);
+    const char *odd[] = {"0,720*", "not json", "{\"a\":", "", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        pb_buf_reset(&b);
+        PB_REQUIRE(pb_standard_body("x.y", 0, odd[i], &b) == 0);
+        cJSON *j = cJSON_Parse(pb_buf_cstr(&b));
+        if (!j) pb_test_fail(__FILE__, __LINE__, "not JSON for input %zu: %s", i, pb_buf_cstr(&b));
+        cJSON_Delete(j);
+    }
+    pb_buf_free(&b);
+}

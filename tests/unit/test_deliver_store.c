@@ -852,3 +852,31 @@ PB_STORE_TEST(deliver_batch_recording_mixed_statuses)
     trecv_stop(rx2);
     fx_close(&f);
 }
+
+PB_STORE_TEST(deliver_poison_event_does_not_block_fanout)
+{
+    /* An event whose body cannot be built (over the 4 MiB body ceiling) is recorded as a
+     * failed message with the reason; the events behind it still go out. */
+    fx f;
+    PB_REQUIRE(fx_open(&f) == 0);
+    pb_hook h;
+    char secret[PB_SW_SECRET_MAX];
+    PB_REQUIRE(add_hook(&f, "standard", NULL, "/p", &h, secret) == 0);
+    size_t big = (5u << 20);
+    char *blob = malloc(big + 32);
+    PB_REQUIRE(blob);
+    memcpy(blob, "{\"blob\":\"", 9);
+    memset(blob + 9, 'x', big);
+    memcpy(blob + 9 + big, "\"}", 3);
+    PB_REQUIRE(emit(&f, "issue.created", "p1", "big", blob) == 0);
+    free(blob);
+    PB_REQUIRE(emit(&f, "issue.created", "p1", "small", "{\"id\":\"small\"}") == 0);
+    PB_CHECK_EQ_INT(pump(&f), 1);
+    PB_CHECK_EQ_INT(trecv_count(f.rx), 1);
+    PB_CHECK_EQ_INT(count_sql(&f,
+                              "SELECT COUNT(*) FROM ops.deliveries WHERE hook_id = $1 AND status = 'failed' AND "
+                              "last_error LIKE 'cannot render%'",
+                              h.id),
+                    1);
+    fx_close(&f);
+}

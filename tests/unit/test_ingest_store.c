@@ -699,3 +699,51 @@ PB_STORE_TEST(ingest_store_hostile_field_values)
     pb_buf_free(&b);
     pb_db_free(db);
 }
+
+PB_STORE_TEST(ingest_store_timezone_rendering_is_not_a_change)
+{
+    /* The mirror row came from the REST API in the key owner's zone (+05:30); the webhook
+     * renders the same instants in UTC. Only the real change (name) is an event field. */
+    pb_db *db = open_store();
+    PB_REQUIRE(db);
+    pb_conn *c = NULL;
+    PB_REQUIRE(pb_db_acquire(db, &c, NULL) == 0);
+    const char *raw =
+        "{\"id\": \"" ISSUE_A "\", \"name\": \"Old\", \"start_date\": null, "
+        "\"created_at\": \"2025-11-21T15:30:00.000000+05:30\", "
+        "\"completed_at\": \"2025-11-21T16:00:00+05:30\", \"updated_at\": \"2025-11-21T15:30:00+05:30\"}";
+    pb_mirror_item it = {.id = ISSUE_A,
+                         .item_type = "issue",
+                         .workspace = "acme",
+                         .created_at = 1763719200000000LL,
+                         .updated_at = 1763719200000000LL,
+                         .synced_at = 1,
+                         .raw = raw};
+    int64_t ch = 0;
+    PB_REQUIRE(pb_mirror_upsert_item(c, &it, &ch, NULL) == 0);
+    const char *body =
+        "{\"event\": \"issue\", \"action\": \"updated\", \"webhook_id\": \"w\", \"workspace_id\": \"x\", "
+        "\"data\": {\"id\": \"" ISSUE_A "\", \"name\": \"New\", \"start_date\": null, "
+        "\"created_at\": \"2025-11-21T10:00:00Z\", \"completed_at\": \"2025-11-21T10:30:00.000000Z\", "
+        "\"updated_at\": \"2025-11-21T11:00:00Z\"}}";
+    pb_queue_in in = {.key = "k-tz",
+                      .source = "plane",
+                      .workspace = "acme",
+                      .received_at = 1,
+                      .body = body,
+                      .body_len = strlen(body)};
+    unsigned char ins;
+    PB_REQUIRE(pb_queue_enqueue_batch(c, &in, 1, &ins, NULL) == 0);
+    pb_worker_options o = {.coalesce_ms = 0};
+    PB_REQUIRE(pb_worker_run_once(c, &o, "w", NULL, NULL) == 0);
+    pb_db_release(db, c);
+    char *payload = q_text(db, "SELECT payload FROM ops.outbox WHERE type = 'issue.updated'", NULL);
+    PB_REQUIRE(payload);
+    cJSON *pj = cJSON_Parse(payload);
+    cJSON *prev = cJSON_GetObjectItemCaseSensitive(pj, "previous_attributes");
+    PB_CHECK_EQ_INT(cJSON_GetArraySize(prev), 1);
+    PB_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(prev, "name")), "Old");
+    cJSON_Delete(pj);
+    free(payload);
+    pb_db_free(db);
+}

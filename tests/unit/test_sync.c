@@ -298,3 +298,35 @@ PB_STORE_TEST(sync_store_refs_members_and_budget)
     PB_CHECK_EQ_INT(got.throttled, 1);
     pb_db_free(db);
 }
+
+PB_STORE_TEST(sync_governor_budget_shared_through_store)
+{
+    pb_db *db = open_store();
+    PB_REQUIRE(db);
+    /* process 1 learns the budget from an answer; process 2 (another governor on the same
+     * store and key) starts from it instead of probing */
+    pb_gov *g1 = pb_gov_new("http://up|shared", db);
+    PB_REQUIRE(g1);
+    PB_CHECK_EQ_INT(pb_gov_acquire(g1, 1, NULL), 1);
+    pb_gov_done(g1, 200, 5, 60, 0, 0);
+    pb_gov *g2 = pb_gov_new("http://up|shared", db);
+    PB_REQUIRE(g2);
+    PB_CHECK_EQ_INT(pb_gov_acquire(g2, 8, NULL), 5);
+    for (int i = 0; i < 5; i++) pb_gov_done(g2, 200, 4 - i, 60, 0, 0);
+    /* a 429 seen by one process blocks the others */
+    PB_CHECK_EQ_INT(pb_gov_acquire(g1, 1, NULL), 1);
+    pb_gov_done(g1, 429, -1, -1, 0, 30);
+    pb_gov *g3 = pb_gov_new("http://up|shared", db);
+    PB_REQUIRE(g3);
+    pb_gov_sync_shared(g3);
+    pb_gov_stats st;
+    pb_gov_stats_get(g3, &st);
+    PB_CHECK(st.blocked_until_us > pb_now_us() + 20 * 1000000LL);
+    PB_CHECK_EQ_INT(st.remaining, 0);
+    volatile int stop = 1;
+    PB_CHECK_EQ_INT(pb_gov_acquire(g3, 1, &stop), 0);
+    pb_gov_free(g1);
+    pb_gov_free(g2);
+    pb_gov_free(g3);
+    pb_db_free(db);
+}
