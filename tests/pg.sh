@@ -110,7 +110,7 @@ start() {
         [[ $(id -u) -ne 0 ]] || chown postgres: "$dir/port"
         # -W: do not let pg_ctl wait; we poll pg_isready ourselves and watch for early exit.
         if ! as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -W -s \
-            -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir' -c fsync=on -c max_connections=200" \
+            -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir' -c fsync=${PB_PG_FSYNC:-on} -c max_connections=200" \
             start >&2; then
             continue
         fi

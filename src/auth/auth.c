@@ -9,7 +9,9 @@
 #include "core/log.h"
 #include "core/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,6 +31,22 @@
 #define ROLE_WAYS 4
 #define STRIPES 64
 #define USAGE_QUEUE 32768 /* ~1.6 s at 20k req/s; the writer drains it every 100 ms */
+/* Negative cache: digests of well-formed keys the store does not know. Bounded (64k
+ * entries, set-associative, LRU within a set) so a flood of random keys costs one store
+ * query per distinct key per TTL at most, and cannot evict the positive cache. Entries die
+ * after NEG_TTL_MS, or at once when this process creates or rotates a key (generation
+ * bump); a key created by another process (the CLI) can only be in here if somebody
+ * presented it before it existed, and is then refused for at most NEG_TTL_MS. */
+#define NEG_SETS 16384
+#define NEG_WAYS 4
+#define NEG_TTL_MS 60000
+/* Failed authentications per client address (IPv4 address, IPv6 /64): a token bucket of
+ * IPF_BURST failures refilled at IPF_PER_MIN per minute; an empty bucket answers 429 to
+ * every credential not already in the positive cache, before any store query. */
+#define IPF_SETS 1024
+#define IPF_WAYS 4
+#define IPF_BURST 30
+#define IPF_PER_MIN 30
 #define PRUNE_EVERY_MS (10 * 60 * 1000)
 
 static const char BODY_MISSING[] = "{\"detail\":\"Authentication credentials were not provided.\"}";
@@ -38,12 +56,25 @@ static const char BODY_THROTTLED[] = "{\"error_code\":5900,\"error_message\":\"R
 
 typedef struct centry {
     int used;
-    int absent; /* negative entry: no such key (a client retrying a wrong key costs no query) */
     unsigned char digest[SHA256_DIGEST_LENGTH];
     int64_t fetched_ms, touched_ms;
     int64_t revoked_at;
     pb_principal p;
 } centry;
+
+typedef struct nentry {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    int64_t at_ms;
+    unsigned gen; /* valid while == pb_auth.neg_gen */
+    int used;
+} nentry;
+
+typedef struct ipentry {
+    unsigned char addr[16]; /* IPv4-mapped, or an IPv6 /64 (host bits zero) */
+    int64_t at_ms;          /* last refill */
+    int64_t mtokens;        /* failures still allowed, in thousandths */
+    int used;
+} ipentry;
 
 typedef struct rentry {
     int used;
@@ -59,7 +90,12 @@ struct pb_auth {
     int default_limit;
     centry keys[CACHE_SETS * CACHE_WAYS];
     rentry roles[ROLE_SETS * ROLE_WAYS];
-    pthread_mutex_t kmu[STRIPES], rmu[STRIPES];
+    pthread_mutex_t kmu[STRIPES], rmu[STRIPES], nmu[STRIPES], imu[STRIPES];
+    nentry *neg; /* NEG_SETS * NEG_WAYS, calloc'd (untouched pages cost nothing) */
+    atomic_uint neg_gen;
+    int64_t neg_ttl_ms;
+    ipentry ipf[IPF_SETS * IPF_WAYS];
+    atomic_llong clock_skew_ms; /* tests: pb_auth_test_advance */
     pb_ratelimit *rl;
     pb_usage *usage;
     /* background thread */
@@ -73,7 +109,7 @@ struct pb_auth {
     pthread_cond_t tcv;
     int stop;
     int64_t last_prune_ms;
-    atomic_ullong hits, misses, limited;
+    atomic_ullong hits, misses, limited, neg_hits, ip_throttled;
 };
 
 int pb_auth_new(pb_db *db, const pb_config *cfg, pb_auth **out, pb_error *err)
@@ -86,11 +122,15 @@ int pb_auth_new(pb_db *db, const pb_config *cfg, pb_auth **out, pb_error *err)
     for (int i = 0; i < STRIPES; i++) {
         pthread_mutex_init(&a->kmu[i], NULL);
         pthread_mutex_init(&a->rmu[i], NULL);
+        pthread_mutex_init(&a->nmu[i], NULL);
+        pthread_mutex_init(&a->imu[i], NULL);
     }
+    a->neg_ttl_ms = NEG_TTL_MS;
+    a->neg = calloc((size_t)NEG_SETS * NEG_WAYS, sizeof *a->neg);
     pthread_mutex_init(&a->tmu, NULL);
     pthread_mutex_init(&a->pass_mu, NULL);
     pthread_cond_init(&a->tcv, NULL);
-    if (pb_ratelimit_new(db, 8192, &a->rl) || pb_usage_new(db, USAGE_QUEUE, &a->usage)) {
+    if (!a->neg || pb_ratelimit_new(db, 8192, &a->rl) || pb_usage_new(db, USAGE_QUEUE, &a->usage)) {
         pb_auth_free(a);
         return pb_error_set(err, PB_ENOMEM, "out of memory");
     }
@@ -107,7 +147,10 @@ void pb_auth_free(pb_auth *a)
     for (int i = 0; i < STRIPES; i++) {
         pthread_mutex_destroy(&a->kmu[i]);
         pthread_mutex_destroy(&a->rmu[i]);
+        pthread_mutex_destroy(&a->nmu[i]);
+        pthread_mutex_destroy(&a->imu[i]);
     }
+    free(a->neg);
     pthread_mutex_destroy(&a->tmu);
     pthread_mutex_destroy(&a->pass_mu);
     pthread_cond_destroy(&a->tcv);
@@ -132,8 +175,7 @@ static unsigned set_of(const unsigned char *d, unsigned nsets)
     return ((unsigned)d[0] | (unsigned)d[1] << 8 | (unsigned)d[2] << 16) % nsets;
 }
 
-/* Looks the digest up; copies a fresh entry into *p. Returns 1 hit, -1 hit on a negative
- * entry (unknown key), 0 miss/stale. */
+/* Looks the digest up; copies a fresh entry into *p. Returns 1 hit, 0 miss/stale. */
 static int cache_get(pb_auth *a, const unsigned char *digest, int64_t now_ms, pb_principal *p, int64_t *revoked)
 {
     unsigned s = set_of(digest, CACHE_SETS);
@@ -148,7 +190,7 @@ static int cache_get(pb_auth *a, const unsigned char *digest, int64_t now_ms, pb
                 *p = e->p;
                 *revoked = e->revoked_at;
                 e->touched_ms = now_ms;
-                hit = e->absent ? -1 : 1;
+                hit = 1;
             }
             break;
         }
@@ -157,8 +199,7 @@ static int cache_get(pb_auth *a, const unsigned char *digest, int64_t now_ms, pb
     return hit;
 }
 
-static void cache_put(pb_auth *a, const unsigned char *digest, int64_t now_ms, const pb_principal *p, int64_t revoked,
-                      int absent)
+static void cache_put(pb_auth *a, const unsigned char *digest, int64_t now_ms, const pb_principal *p, int64_t revoked)
 {
     unsigned s = set_of(digest, CACHE_SETS);
     pthread_mutex_t *mu = &a->kmu[s % STRIPES];
@@ -173,7 +214,6 @@ static void cache_put(pb_auth *a, const unsigned char *digest, int64_t now_ms, c
         if (!victim || (victim->used && (!e->used || e->touched_ms < victim->touched_ms))) victim = e;
     }
     victim->used = 1;
-    victim->absent = absent;
     memcpy(victim->digest, digest, sizeof victim->digest);
     victim->fetched_ms = victim->touched_ms = now_ms;
     victim->revoked_at = revoked;
@@ -181,9 +221,159 @@ static void cache_put(pb_auth *a, const unsigned char *digest, int64_t now_ms, c
     pthread_mutex_unlock(mu);
 }
 
+/* ------------------------------------------------------------------ negative cache */
+
+static int64_t now_ms_of(pb_auth *a)
+{
+    return pb_mono_ms() + atomic_load(&a->clock_skew_ms);
+}
+
+/* 1 when the digest is a fresh negative entry (a key the store did not know). */
+static int neg_get(pb_auth *a, const unsigned char *digest, int64_t now_ms)
+{
+    unsigned s = set_of(digest, NEG_SETS);
+    unsigned gen = atomic_load(&a->neg_gen);
+    pthread_mutex_t *mu = &a->nmu[s % STRIPES];
+    int hit = 0;
+    pthread_mutex_lock(mu);
+    for (int i = 0; i < NEG_WAYS; i++) {
+        nentry *e = &a->neg[s * NEG_WAYS + i];
+        if (e->used && e->gen == gen && now_ms - e->at_ms < a->neg_ttl_ms &&
+            pb_ct_equal(e->digest, sizeof e->digest, digest, SHA256_DIGEST_LENGTH)) {
+            hit = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(mu);
+    return hit;
+}
+
+static void neg_put(pb_auth *a, const unsigned char *digest, int64_t now_ms, unsigned gen)
+{
+    unsigned s = set_of(digest, NEG_SETS);
+    pthread_mutex_t *mu = &a->nmu[s % STRIPES];
+    pthread_mutex_lock(mu);
+    nentry *victim = NULL;
+    for (int i = 0; i < NEG_WAYS; i++) {
+        nentry *e = &a->neg[s * NEG_WAYS + i];
+        int live = e->used && e->gen == atomic_load(&a->neg_gen) && now_ms - e->at_ms < a->neg_ttl_ms;
+        if (!live) {
+            victim = e;
+            break;
+        }
+        if (!victim || e->at_ms < victim->at_ms) victim = e;
+    }
+    memcpy(victim->digest, digest, sizeof victim->digest);
+    victim->at_ms = now_ms;
+    victim->gen = gen;
+    victim->used = 1;
+    pthread_mutex_unlock(mu);
+}
+
+void pb_auth_keys_changed(pb_auth *a)
+{
+    if (a) atomic_fetch_add(&a->neg_gen, 1);
+}
+
+void pb_auth_test_advance(pb_auth *a, int64_t ms)
+{
+    if (a) atomic_fetch_add(&a->clock_skew_ms, ms);
+}
+
+/* ------------------------------------------------------------------ failures per client address */
+
+/* The bucket key of a client address: IPv4 (as IPv4-mapped IPv6) or the IPv6 /64 (one
+ * host gets a whole /64, so per-address buckets would be free to multiply); anything
+ * unparsable is hashed. */
+static void ip_key(const char *ip, unsigned char out[16])
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    memset(out, 0, 16);
+    if (inet_pton(AF_INET, ip, &a4) == 1) {
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &a4, 4);
+    } else if (inet_pton(AF_INET6, ip, &a6) == 1) {
+        memcpy(out, &a6, 16);
+        if (!IN6_IS_ADDR_V4MAPPED(&a6)) memset(out + 8, 0, 8);
+    } else {
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        SHA256((const unsigned char *)ip, strlen(ip), md);
+        memcpy(out, md, 16);
+    }
+}
+
+static unsigned ip_set(const unsigned char k[16])
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < 16; i++) h = (h ^ k[i]) * 1099511628211ULL;
+    return (unsigned)(h % IPF_SETS);
+}
+
+static void ip_refill(ipentry *e, int64_t now_ms)
+{
+    int64_t dt = now_ms - e->at_ms;
+    if (dt > 0) {
+        e->mtokens += dt * IPF_PER_MIN * 1000 / 60000;
+        if (e->mtokens > IPF_BURST * 1000LL) e->mtokens = IPF_BURST * 1000LL;
+        e->at_ms = now_ms;
+    }
+}
+
+/* 0 when the address may still fail; else the seconds until it may (>= 1). */
+static int ip_blocked(pb_auth *a, const unsigned char k[16], int64_t now_ms)
+{
+    unsigned s = ip_set(k);
+    pthread_mutex_t *mu = &a->imu[s % STRIPES];
+    int wait_s = 0;
+    pthread_mutex_lock(mu);
+    for (int i = 0; i < IPF_WAYS; i++) {
+        ipentry *e = &a->ipf[s * IPF_WAYS + i];
+        if (e->used && memcmp(e->addr, k, 16) == 0) {
+            ip_refill(e, now_ms);
+            if (e->mtokens < 1000) {
+                int64_t need_ms = (1000 - e->mtokens) * 60000 / (IPF_PER_MIN * 1000LL);
+                wait_s = (int)((need_ms + 999) / 1000);
+                if (wait_s < 1) wait_s = 1;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(mu);
+    return wait_s;
+}
+
+static void ip_failed(pb_auth *a, const unsigned char k[16], int64_t now_ms)
+{
+    unsigned s = ip_set(k);
+    pthread_mutex_t *mu = &a->imu[s % STRIPES];
+    pthread_mutex_lock(mu);
+    ipentry *e = NULL, *victim = NULL;
+    for (int i = 0; i < IPF_WAYS; i++) {
+        ipentry *c = &a->ipf[s * IPF_WAYS + i];
+        if (c->used && memcmp(c->addr, k, 16) == 0) {
+            e = c;
+            break;
+        }
+        if (!victim || !c->used || (victim->used && c->at_ms < victim->at_ms)) victim = c;
+    }
+    if (!e) {
+        e = victim;
+        memcpy(e->addr, k, 16);
+        e->used = 1;
+        e->at_ms = now_ms;
+        e->mtokens = IPF_BURST * 1000LL;
+    }
+    ip_refill(e, now_ms);
+    e->mtokens -= 1000;
+    if (e->mtokens < 0) e->mtokens = 0;
+    pthread_mutex_unlock(mu);
+}
+
 void pb_auth_invalidate(pb_auth *a, const char *key_id)
 {
     if (!a) return;
+    if (!key_id) pb_auth_keys_changed(a);
     for (unsigned s = 0; s < CACHE_SETS; s++) {
         pthread_mutex_t *mu = &a->kmu[s % STRIPES];
         pthread_mutex_lock(mu);
@@ -311,14 +501,14 @@ static int load_key(pb_auth *a, const char *tok, size_t toklen, const unsigned c
 {
     char hex[65];
     pb_key_row k;
+    /* The generation before the query: a key created while the query runs bumps it, so the
+     * negative entry written below is already stale. */
+    unsigned gen = atomic_load(&a->neg_gen);
     pb_hex_encode(digest, SHA256_DIGEST_LENGTH, hex);
     int rc = pb_as_key_get_by_hash(a->db, hex, &k, NULL);
     /* The index found the row; the comparison that decides is constant-time. */
     if (rc == 0 && !pb_ct_equal(k.key_hash, strlen(k.key_hash), hex, 64)) rc = PB_ENOTFOUND;
-    if (rc == PB_ENOTFOUND) {
-        memset(p, 0, sizeof *p);
-        cache_put(a, digest, now_ms, p, 0, 1);
-    }
+    if (rc == PB_ENOTFOUND) neg_put(a, digest, now_ms, gen);
     if (rc) return rc;
     (void)tok;
     (void)toklen;
@@ -334,32 +524,52 @@ static int load_key(pb_auth *a, const char *tok, size_t toklen, const unsigned c
     p->expires_at = k.expires_at;
     p->auth = a;
     *revoked = k.revoked_at;
-    cache_put(a, digest, now_ms, p, k.revoked_at, 0);
+    cache_put(a, digest, now_ms, p, k.revoked_at);
     return 0;
 }
 
-int pb_auth_decide(pb_auth *a, const char *x_api_key, const char *authorization, const char *scope, const char *slug,
-                   const char *project_id, pb_auth_decision *d)
+int pb_auth_decide_ip(pb_auth *a, const char *x_api_key, const char *authorization, const char *client_ip,
+                      const char *scope, const char *slug, const char *project_id, pb_auth_decision *d)
 {
     const char *tok;
     size_t toklen;
-    unsigned char digest[SHA256_DIGEST_LENGTH];
+    unsigned char digest[SHA256_DIGEST_LENGTH], ipk[16];
     pb_principal p;
     int64_t revoked = 0;
+    int have_ip = client_ip && *client_ip;
     memset(d, 0, sizeof *d);
     if (!pb_apikey_from_headers(x_api_key, authorization, &tok, &toklen)) {
         d->status = 401;
         d->body = BODY_MISSING;
         return d->status;
     }
-    if (!pb_apikey_well_formed(tok, toklen)) goto invalid;
-    SHA256((const unsigned char *)tok, toklen, digest);
-    int64_t now_ms = pb_mono_ms();
-    int cached = cache_get(a, digest, now_ms, &p, &revoked);
-    if (cached) {
-        atomic_fetch_add(&a->hits, 1);
-        if (cached < 0) goto invalid;
-    } else {
+    int64_t now_ms = now_ms_of(a);
+    int wf = pb_apikey_well_formed(tok, toklen);
+    int cached = 0;
+    if (wf) {
+        SHA256((const unsigned char *)tok, toklen, digest);
+        cached = cache_get(a, digest, now_ms, &p, &revoked);
+    }
+    if (!cached) {
+        /* A key this process does not hold validated: refuse it before any store query when
+         * its client address has spent its failures (known-good keys are unaffected). */
+        if (have_ip) {
+            ip_key(client_ip, ipk);
+            int wait_s = ip_blocked(a, ipk, now_ms);
+            if (wait_s) {
+                atomic_fetch_add(&a->ip_throttled, 1);
+                d->status = 429;
+                d->body = BODY_THROTTLED;
+                d->ip_retry_after_s = wait_s;
+                return d->status;
+            }
+        }
+        if (!wf) goto invalid;
+        if (neg_get(a, digest, now_ms)) {
+            atomic_fetch_add(&a->hits, 1);
+            atomic_fetch_add(&a->neg_hits, 1);
+            goto invalid;
+        }
         atomic_fetch_add(&a->misses, 1);
         int rc = load_key(a, tok, toklen, digest, now_ms, &p, &revoked);
         if (rc == PB_ENOTFOUND) goto invalid;
@@ -368,6 +578,8 @@ int pb_auth_decide(pb_auth *a, const char *x_api_key, const char *authorization,
             d->body = "{\"detail\":\"Service temporarily unavailable.\"}";
             return d->status;
         }
+    } else {
+        atomic_fetch_add(&a->hits, 1);
     }
     int64_t now_us = pb_now_us();
     if (revoked || (p.expires_at && p.expires_at <= now_us)) goto invalid;
@@ -391,9 +603,19 @@ int pb_auth_decide(pb_auth *a, const char *x_api_key, const char *authorization,
     if (check_access(a, &p, scope, slug, project_id, now_ms, d)) return d->status;
     return 0;
 invalid:
+    if (have_ip) {
+        ip_key(client_ip, ipk);
+        ip_failed(a, ipk, now_ms);
+    }
     d->status = 403;
     d->body = BODY_INVALID;
     return d->status;
+}
+
+int pb_auth_decide(pb_auth *a, const char *x_api_key, const char *authorization, const char *scope, const char *slug,
+                   const char *project_id, pb_auth_decision *d)
+{
+    return pb_auth_decide_ip(a, x_api_key, authorization, NULL, scope, slug, project_id, d);
 }
 
 /* ------------------------------------------------------------------ hooks */
@@ -423,10 +645,15 @@ int pb_auth_hook(pb_req *req, pb_resp *resp, const pb_route *route, void *ctx)
 {
     pb_auth *a = ctx;
     pb_auth_decision d;
-    pb_auth_decide(a, pb_req_header(req, "X-Api-Key"), pb_req_header(req, "Authorization"), route->scope,
-                   route_slug(req), pb_req_param(req, "project_id"), &d);
+    pb_auth_decide_ip(a, pb_req_header(req, "X-Api-Key"), pb_req_header(req, "Authorization"),
+                      pb_req_client_ip(req), route->scope, route_slug(req), pb_req_param(req, "project_id"), &d);
     if (d.principal) pb_req_set_auth(req, d.principal, free);
     if (d.has_rl) put_rl_headers(resp, &d.rl);
+    if (d.ip_retry_after_s) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", d.ip_retry_after_s);
+        pb_resp_header(resp, "Retry-After", v);
+    }
     if (!d.status) return 0;
     pb_resp_json(resp, d.status, d.body);
     return 1;
@@ -483,7 +710,7 @@ int pb_auth_member_role(pb_app *app, const pb_principal *p, const char *workspac
     pb_auth *a = p && p->auth ? p->auth : app ? app->auth : NULL;
     if (!a || !p || !workspace_slug) return PB_EINVAL;
     if (p->workspace[0] && strcmp(p->workspace, workspace_slug) != 0) return PB_EFORBIDDEN;
-    int r = role_of(a, p->user_id, workspace_slug, pb_mono_ms());
+    int r = role_of(a, p->user_id, workspace_slug, now_ms_of(a));
     if (r < 0) return r;
     if (r == 0) return PB_ENOTFOUND;
     *role = r;
@@ -502,7 +729,7 @@ int pb_auth_require(pb_app *app, pb_req *req, pb_resp *resp, const char *workspa
         return PB_EFORBIDDEN;
     }
     if (!workspace_slug || !*workspace_slug) workspace_slug = NULL;
-    if (check_access(a, p, scope, workspace_slug ? workspace_slug : p->workspace, project_id, pb_mono_ms(), &d)) {
+    if (check_access(a, p, scope, workspace_slug ? workspace_slug : p->workspace, project_id, now_ms_of(a), &d)) {
         pb_resp_json(resp, d.status, d.body);
         return PB_EFORBIDDEN;
     }
@@ -515,6 +742,8 @@ void pb_auth_get_stats(pb_auth *a, pb_auth_stats *out)
     out->cache_hits = atomic_load(&a->hits);
     out->cache_misses = atomic_load(&a->misses);
     out->rate_limited = atomic_load(&a->limited);
+    out->negative_hits = atomic_load(&a->neg_hits);
+    out->ip_throttled = atomic_load(&a->ip_throttled);
     uint64_t q, w, dr;
     pb_usage_counters(a->usage, &q, &w, &dr);
     out->usage_queued = q;

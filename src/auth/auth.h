@@ -14,6 +14,11 @@
  *   - route has {project_id}: a project-scoped key only matches its project (same 403)
  *   - past the key's rate limit               -> 429 {"error_code":5900,"error_message":"RATE_LIMIT_EXCEEDED"}
  *                                                with Retry-After (and X-RateLimit-*)
+ *   - a client address (IPv4, IPv6 /64) past 30 failed authentications (invalid, unknown,
+ *     expired or revoked keys; refilled at 30/min), presenting a key not already validated
+ *     in this process                         -> 429 (same body) with Retry-After, before any store query
+ * Unknown well-formed keys are remembered (negative cache, 64k digests, 60 s) so repeating
+ * one costs no store query.
  * Every authenticated answer carries X-RateLimit-Limit, -Remaining and -Reset.
  * Handlers read the principal with pb_auth_principal(req) (== pb_req_auth(req)). */
 #ifndef PB_AUTH_AUTH_H
@@ -63,12 +68,18 @@ int pb_auth_require(pb_app *app, pb_req *req, pb_resp *resp, const char *workspa
 /* Drops cached state for a key (revoke/rotate in this process). Other processes notice
  * within the cache TTL (1 s). NULL = everything. */
 void pb_auth_invalidate(pb_auth *a, const char *key_id);
+/* A key was created or rotated in this process: forget every "unknown key" verdict (the
+ * negative cache). Keys created by other processes are seen within the negative TTL (60 s)
+ * at worst -- and only if that exact key had been presented before it existed. */
+void pb_auth_keys_changed(pb_auth *a);
 
 /* Counters for /metrics and tests. */
 typedef struct pb_auth_stats {
     uint64_t cache_hits, cache_misses;
     uint64_t usage_queued, usage_written, usage_dropped;
     uint64_t rate_limited;
+    uint64_t negative_hits; /* unknown keys answered from the negative cache (also in cache_hits) */
+    uint64_t ip_throttled;  /* 429s for client addresses past their failed-authentication budget */
 } pb_auth_stats;
 void pb_auth_get_stats(pb_auth *a, pb_auth_stats *out);
 

@@ -227,6 +227,7 @@ static int h_create(pb_req *req, pb_resp *resp, void *ctx)
         rc = 0;
         goto out;
     }
+    pb_auth_keys_changed(a);
     PB_LOG(PB_LOG_INFO, "api key created", PB_LS("key_id", row.id), PB_LS("prefix", row.prefix),
            PB_LS("user", row.user_email), PB_LS("by_key", p->key_id));
     answer_new_key(resp, &row, key);
@@ -272,6 +273,7 @@ static int h_rotate(pb_req *req, pb_resp *resp, void *ctx)
     }
     if (rc) return rc;
     pb_auth_invalidate(a, k.id);
+    pb_auth_keys_changed(a);
     PB_LOG(PB_LOG_INFO, "api key rotated", PB_LS("key_id", k.id), PB_LS("new_key_id", fresh.id),
            PB_LI("grace_s", grace));
     answer_new_key(resp, &fresh, key);
@@ -310,35 +312,98 @@ static int h_usage(pb_req *req, pb_resp *resp, void *ctx)
 }
 
 /* ------------------------------------------------------------------ OAuth2 client routes
- *   GET  /oauth/{app}/authorize?workspace=SLUG   (public) 302 to the app's authorize URL
- *   GET  /oauth/{app}/callback?code&state[&app_installation_id]   (public) exchanges the code
+ *   POST /admin/v1/oauth/apps/{app}/workspaces/{slug}/authorize
+ *   POST /admin/v1/oauth/{app}/authorize  {"workspace":SLUG} (or ?workspace=SLUG)
+ *                                 keys:admin AND an admin of that workspace: 200
+ *                                 {"authorize_url":...,"workspace":...,"expires_at":...}; the
+ *                                 caller sends the user's browser there. Never public: the
+ *                                 callback stores whatever account authorizes as the
+ *                                 workspace's user token, so only the workspace's admins may
+ *                                 start one (security review, issue 3).
+ *   GET  /oauth/{app}/callback?code&state[&app_installation_id]   (public) exchanges the code;
+ *                                 only a known, unexpired, unused state bound to a user who is
+ *                                 still an admin of its workspace gets that far
  *   POST /admin/v1/oauth/apps                    register an app (secret goes to the vault)
  *   POST /admin/v1/oauth/apps/{app}/installations/{installation_id}/token   ensure a bot token
  *   POST /admin/v1/oauth/apps/{app}/workspaces/{slug}/token                 ensure a user token
  * Answers never contain a token or a client secret. */
 
-static int h_oauth_authorize(pb_req *req, pb_resp *resp, void *ctx)
+/* Starts an authorization of `name` for workspace `slug` on behalf of the request's key. */
+static int oauth_authorize(pb_app *app, pb_req *req, pb_resp *resp, const char *name, const char *slug)
 {
-    pb_app *app = ctx;
+    const pb_principal *p = pb_auth_principal(req);
     pb_oauth_app oa;
     pb_error err = {0};
-    char *url = NULL;
-    if (pb_oauth_app_load(app->vault, pb_req_param(req, "app"), &oa, &err)) {
+    char *url = NULL, t[40];
+    int64_t exp = 0;
+    int role = 0;
+    if (!p) {
+        pb_resp_json(resp, 401, "{\"detail\":\"Authentication credentials were not provided.\"}");
+        return 0;
+    }
+    if (!slug || !*slug) {
+        pb_resp_error(resp, 400, "error", "workspace is required");
+        return 0;
+    }
+    /* keys:admin (held, allowed in the workspace, within the role's ceiling), and the user must
+     * be an admin of exactly this workspace -- checked here again, not only by the hook. */
+    if (pb_auth_require(app, req, resp, slug, NULL, "keys:admin")) return 0;
+    if (pb_auth_member_role(app, p, slug, &role) || role != PB_ROLE_ADMIN) {
+        pb_resp_json(resp, 403, BODY_DENIED);
+        return 0;
+    }
+    if (pb_oauth_app_load(app->vault, name, &oa, &err)) {
         pb_resp_error(resp, 404, "error", "unknown OAuth app");
         return 0;
     }
-    int rc = pb_oauth_begin(app->db, &oa, pb_req_query(req, "workspace"), &url, &err);
+    int rc = pb_oauth_begin(app->db, &oa, slug, p->user_id, &url, &exp, &err);
     memset(&oa, 0, sizeof oa);
     if (rc) {
         pb_resp_error(resp, rc == PB_EINVAL ? 400 : 500, "error", "%s", err.msg);
         return 0;
     }
-    pb_resp_status(resp, 302);
-    pb_resp_header(resp, "Location", url);
+    PB_LOG(PB_LOG_INFO, "oauth authorization started", PB_LS("app", name), PB_LS("workspace", slug),
+           PB_LS("by_key", p->key_id));
+    pb_buf *b = pb_resp_body(resp);
+    pb_buf_puts(b, "{\"authorize_url\":");
+    pb_buf_json_str(b, url);
+    pb_buf_puts(b, ",\"workspace\":");
+    pb_buf_json_str(b, slug);
+    pb_time_iso(exp, t, sizeof t);
+    pb_buf_puts(b, ",\"expires_at\":");
+    pb_buf_json_str(b, t);
+    pb_buf_putc(b, '}');
     pb_resp_header(resp, "Cache-Control", "no-store");
-    pb_resp_json(resp, 302, "{\"detail\":\"redirecting to the authorization server\"}");
+    pb_resp_status(resp, 200);
     free(url);
     return 0;
+}
+
+static int h_oauth_authorize_ws(pb_req *req, pb_resp *resp, void *ctx)
+{
+    return oauth_authorize(ctx, req, resp, pb_req_param(req, "app"), pb_req_param(req, "slug"));
+}
+
+static int h_oauth_authorize(pb_req *req, pb_resp *resp, void *ctx)
+{
+    size_t blen = 0;
+    const char *body = pb_req_body(req, &blen);
+    const char *slug = pb_req_query(req, "workspace");
+    char ws[PB_SLUG_MAX] = "";
+    if (!slug && body && blen) {
+        cJSON *j = NULL;
+        if (!json_depth_ok(body, blen, JSON_MAX_DEPTH) || !(j = cJSON_ParseWithLength(body, blen)) ||
+            !cJSON_IsObject(j)) {
+            cJSON_Delete(j);
+            pb_resp_error(resp, 400, "error", "the body must be a JSON object");
+            return 0;
+        }
+        const char *v = jstr(j, "workspace");
+        if (v && strlen(v) < sizeof ws) pb_strlcpy(ws, v, sizeof ws);
+        cJSON_Delete(j);
+        slug = ws;
+    }
+    return oauth_authorize(ctx, req, resp, pb_req_param(req, "app"), slug);
 }
 
 static int h_oauth_callback(pb_req *req, pb_resp *resp, void *ctx)
@@ -355,6 +420,10 @@ static int h_oauth_callback(pb_req *req, pb_resp *resp, void *ctx)
                                pb_req_query(req, "code"), pb_req_query(req, "app_installation_id"), ws, &err);
     if (rc == PB_ENOTFOUND || rc == PB_EEXPIRED) {
         pb_resp_error(resp, 400, "error", "invalid or expired state");
+        return 0;
+    }
+    if (rc == PB_EAUTH) {
+        pb_resp_json(resp, 403, BODY_DENIED);
         return 0;
     }
     if (rc) {
@@ -521,7 +590,9 @@ int pb_auth_admin_register(pb_app *app, pb_error *err)
         {"POST", "/admin/v1/keys/{id}/revoke", "keys:admin", PB_ROUTE_RAW_BODY, h_revoke, app},
         {"POST", "/admin/v1/keys/{id}/rotate", "keys:admin", PB_ROUTE_RAW_BODY, h_rotate, app},
         {"GET", "/admin/v1/keys/{id}/usage", "keys:admin", 0, h_usage, app},
-        {"GET", "/oauth/{app}/authorize", NULL, PB_ROUTE_PUBLIC, h_oauth_authorize, app},
+        {"POST", "/admin/v1/oauth/apps/{app}/workspaces/{slug}/authorize", "keys:admin", PB_ROUTE_RAW_BODY,
+         h_oauth_authorize_ws, app},
+        {"POST", "/admin/v1/oauth/{app}/authorize", "keys:admin", 0, h_oauth_authorize, app},
         {"GET", "/oauth/{app}/callback", NULL, PB_ROUTE_PUBLIC, h_oauth_callback, app},
         {"POST", "/admin/v1/oauth/apps", "keys:admin", 0, h_oauth_app_create, app},
         {"POST", "/admin/v1/oauth/apps/{app}/installations/{installation_id}/token", "keys:admin",

@@ -388,7 +388,8 @@ out:
 
 /* ------------------------------------------------------------------ flows */
 
-int pb_oauth_begin(pb_db *db, const pb_oauth_app *app, const char *workspace_slug, char **url, pb_error *err)
+int pb_oauth_begin(pb_db *db, const pb_oauth_app *app, const char *workspace_slug, const char *user_id, char **url,
+                   int64_t *expires_at, pb_error *err)
 {
     pb_oauth_state_row s;
     char state[64], challenge[44];
@@ -396,15 +397,19 @@ int pb_oauth_begin(pb_db *db, const pb_oauth_app *app, const char *workspace_slu
     int first = 1;
     *url = NULL;
     memset(&s, 0, sizeof s);
-    if (workspace_slug && strlen(workspace_slug) >= sizeof s.workspace_slug)
-        return pb_error_field(err, PB_EINVAL, "workspace", "workspace slug too long");
+    if (!workspace_slug || !*workspace_slug || strlen(workspace_slug) >= sizeof s.workspace_slug)
+        return pb_error_field(err, PB_EINVAL, "workspace", "a workspace slug is required");
+    if (!user_id || !*user_id || strlen(user_id) >= sizeof s.user_id)
+        return pb_error_field(err, PB_EINVAL, "user", "the initiating user is required");
     if (random_b64url(state, sizeof state) || random_b64url(s.verifier, sizeof s.verifier))
         return pb_error_set(err, PB_EIO, "no randomness");
     sha_hex(state, s.state_hash);
     pb_strlcpy(s.app, app->name, sizeof s.app);
-    pb_strlcpy(s.workspace_slug, workspace_slug ? workspace_slug : "", sizeof s.workspace_slug);
+    pb_strlcpy(s.workspace_slug, workspace_slug, sizeof s.workspace_slug);
+    pb_strlcpy(s.user_id, user_id, sizeof s.user_id);
     pb_strlcpy(s.redirect_uri, app->redirect_uri, sizeof s.redirect_uri);
     s.expires_at = pb_now_us() + STATE_TTL_US;
+    if (expires_at) *expires_at = s.expires_at;
     pb_oauth_pkce_challenge(s.verifier, challenge);
     int rc = pb_as_oauth_state_put(db, &s, err);
     OPENSSL_cleanse(s.verifier, sizeof s.verifier);
@@ -448,9 +453,24 @@ int pb_oauth_callback(pb_db *db, pb_vault *v, const char *app_name, const char *
     sha_hex(state, hash);
     int rc = pb_as_oauth_state_take(db, hash, pb_now_us(), &s, err);
     if (rc) return rc;
-    if (strcmp(s.app, app_name) != 0) {
+    if (!app_name || strcmp(s.app, app_name) != 0) {
         OPENSSL_cleanse(&s, sizeof s);
         return pb_error_set(err, PB_ENOTFOUND, "state was issued for another app");
+    }
+    {
+        /* The state names who asked: that user must still be an admin of the workspace
+         * (a state without one -- none can exist after migration 0010 -- is refused). */
+        int role = 0;
+        int mrc = s.user_id[0] && s.workspace_slug[0] ? pb_as_member_role(db, s.workspace_slug, s.user_id, &role, NULL)
+                                                      : PB_ENOTFOUND;
+        if (mrc && mrc != PB_ENOTFOUND) {
+            OPENSSL_cleanse(&s, sizeof s);
+            return pb_error_set(err, mrc, "cannot check the initiating user's role");
+        }
+        if (mrc || role != PB_ROLE_ADMIN) {
+            OPENSSL_cleanse(&s, sizeof s);
+            return pb_error_set(err, PB_EAUTH, "the user who started this authorization is not an admin of the workspace");
+        }
     }
     if ((rc = pb_oauth_app_load(v, app_name, &app, err))) goto out;
     pb_buf_init(&form, 16384);
@@ -461,7 +481,7 @@ int pb_oauth_callback(pb_db *db, pb_vault *v, const char *app_name, const char *
     rc = token_request(&app, "authorization_code", &form, &tok, err);
     pb_buf_free(&form);
     if (rc) goto out;
-    pb_oauth_user_name(app.name, s.workspace_slug[0] ? s.workspace_slug : "-", vn, sizeof vn);
+    pb_oauth_user_name(app.name, s.workspace_slug, vn, sizeof vn);
     rc = token_store(v, vn, &tok, err);
     token_wipe(&tok);
     if (!rc) ref_set(db, s.workspace_slug, "oauth_user", app.name, vn);
@@ -473,7 +493,7 @@ int pb_oauth_callback(pb_db *db, pb_vault *v, const char *app_name, const char *
     if (!rc && workspace_out) pb_strlcpy(workspace_out, s.workspace_slug, PB_SLUG_MAX);
     if (!rc)
         PB_LOG(PB_LOG_INFO, "oauth app authorized", PB_LS("app", app.name), PB_LS("workspace", s.workspace_slug),
-               PB_LB("bot", installation_id && *installation_id));
+               PB_LS("by_user", s.user_id), PB_LB("bot", installation_id && *installation_id));
 out:
     OPENSSL_cleanse(&s, sizeof s);
     OPENSSL_cleanse(&app, sizeof app);

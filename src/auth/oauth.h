@@ -47,12 +47,21 @@ typedef struct pb_oauth_token {
 int pb_oauth_app_save(pb_vault *v, const pb_oauth_app *app, pb_error *err);
 int pb_oauth_app_load(pb_vault *v, const char *name, pb_oauth_app *out, pb_error *err);
 
-/* Starts an authorization: *url (malloc'd) is where to send the browser. */
-int pb_oauth_begin(pb_db *db, const pb_oauth_app *app, const char *workspace_slug, char **url, pb_error *err);
+/* Starts an authorization for workspace_slug on behalf of user_id (both required: the caller
+ * has already checked, through the authenticated admin API, that user_id is an admin of the
+ * workspace). A random state (only its SHA-256 is stored) is bound to the app, the
+ * workspace, the user, the PKCE verifier and the redirect URI; it expires after 10 minutes
+ * and works once. *url (malloc'd) is the authorization URL to hand to the user's browser;
+ * *expires_at (optional) when the state expires. */
+int pb_oauth_begin(pb_db *db, const pb_oauth_app *app, const char *workspace_slug, const char *user_id, char **url,
+                   int64_t *expires_at, pb_error *err);
 
-/* Completes it: checks and consumes the state (PB_ENOTFOUND unknown/used, PB_EEXPIRED),
- * exchanges the code with the verifier, stores the user token for the state's workspace
- * and, with an installation id, a bot token. *workspace_out (optional, >= 128 bytes). */
+/* Completes it: checks and consumes the state (PB_ENOTFOUND unknown/used/other app,
+ * PB_EEXPIRED) before anything else, so a forged, replayed or expired state never reaches
+ * the token endpoint or the vault; PB_EAUTH when the state has no initiating user or
+ * that user is no longer an admin of the workspace. Then exchanges the code with the
+ * verifier, stores the user token for the state's workspace and, with an installation id, a
+ * bot token. *workspace_out (optional, >= 128 bytes). */
 int pb_oauth_callback(pb_db *db, pb_vault *v, const char *app_name, const char *state, const char *code,
                       const char *installation_id, char *workspace_out, pb_error *err);
 

@@ -961,15 +961,15 @@ int pb_as_token_ref_get(pb_db *db, const char *slug, const char *user_ref, const
 int pb_as_oauth_state_put(pb_db *db, const pb_oauth_state_row *s, pb_error *err)
 {
     pb_val p[] = {PB_TEXT(s->state_hash), PB_TEXT(s->app), PB_TEXT(s->workspace_slug), PB_TEXT(s->verifier),
-                  PB_TEXT(s->redirect_uri), PB_INT(s->expires_at)};
+                  PB_TEXT(s->redirect_uri), PB_INT(s->expires_at), PB_TEXT(s->user_id)};
     /* Opportunistic cleanup of abandoned authorizations. */
     pb_val q[] = {PB_INT(pb_now_us())};
     int rc = exec1(db, "DELETE FROM ops.oauth_states WHERE expires_at < $1", q, 1, NULL, err);
     if (!rc)
         rc = exec1(db,
-                   "INSERT INTO ops.oauth_states (state_hash, app, workspace_slug, verifier, redirect_uri, expires_at) "
-                   "VALUES ($1, $2, $3, $4, $5, $6)",
-                   p, 6, NULL, err);
+                   "INSERT INTO ops.oauth_states (state_hash, app, workspace_slug, verifier, redirect_uri, expires_at, "
+                   "user_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                   p, 7, NULL, err);
     return rc;
 }
 
@@ -984,8 +984,8 @@ int pb_as_oauth_state_take(pb_db *db, const char *state_hash, int64_t now, pb_oa
     if (!rc) rc = pb_conn_begin_write(c, err);
     if (!rc)
         rc = pb_conn_query(c,
-                           "SELECT state_hash, app, workspace_slug, verifier, redirect_uri, expires_at FROM "
-                           "ops.oauth_states WHERE state_hash = $1",
+                           "SELECT state_hash, app, workspace_slug, verifier, redirect_uri, expires_at, user_id "
+                           "FROM ops.oauth_states WHERE state_hash = $1",
                            p, 1, &r, err);
     if (!rc) {
         int n = pb_rows_next(r);
@@ -996,6 +996,7 @@ int pb_as_oauth_state_take(pb_db *db, const char *state_hash, int64_t now, pb_oa
             cp(out->verifier, sizeof out->verifier, pb_rows_text(r, 3));
             cp(out->redirect_uri, sizeof out->redirect_uri, pb_rows_text(r, 4));
             out->expires_at = pb_rows_int(r, 5);
+            cp(out->user_id, sizeof out->user_id, pb_rows_text(r, 6));
         } else {
             rc = n < 0 ? pb_error_set(err, PB_ESTORE, "reading state failed")
                        : pb_error_set(err, PB_ENOTFOUND, "unknown or already used state");

@@ -187,6 +187,7 @@ typedef struct pb_oauth_state_row {
     char verifier[128];  /* PKCE code_verifier */
     char redirect_uri[512];
     int64_t expires_at;
+    char user_id[PB_ID_MAX]; /* the user who started the authorization (migration 0010) */
 } pb_oauth_state_row;
 int pb_as_oauth_state_put(pb_db *db, const pb_oauth_state_row *s, pb_error *err);
 /* Deletes and returns the row (single use). PB_ENOTFOUND if absent, PB_EEXPIRED if expired. */

@@ -56,9 +56,6 @@ const char *__ubsan_default_options(void)
 static char dir[256], golden[300], work[300], keyfile[300];
 static pb_config cfg;
 static int verbose; /* FUZZ_API_VERBOSE=1: print every exchange (for checking seeds) */
-/* FUZZ_SKIP_KNOWN=1: skip requests expanding "project" (known finding F1 in
- * /work/fuzz-findings.md), so a long run can look past it. Off by default. */
-static int skip_f1;
 static char key_full[PB_KEY_LEN + 1], key_read[PB_KEY_LEN + 1];
 static char id_p[64], id_i[64], id_s[64], id_l[64], id_c[64], id_m[64], id_o[64], id_n[64], id_u[64], id_v[64];
 
@@ -168,7 +165,6 @@ static void setup(void)
     pb_error err = {0};
     pb_log_level = PB_LOG_OFF;
     verbose = getenv("FUZZ_API_VERBOSE") != NULL;
-    skip_f1 = getenv("FUZZ_SKIP_KNOWN") != NULL;
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(dir, sizeof dir, "%s/pb-fuzz-api.XXXXXX", base);
     if (!mkdtemp(dir)) abort();
@@ -280,14 +276,6 @@ static void run_one(env *e, const char *s, size_t n)
     if (t >= l1e || *t != '/') pb_buf_puts(&target, "/api/v1/workspaces/acme/");
     expand(&target, t, (size_t)(l1e - t));
 
-    if (skip_f1) {
-        const char *x = strstr(pb_buf_cstr(&target), "expand=");
-        if (x && strstr(x, "project")) {
-            pb_buf_free(&method);
-            pb_buf_free(&target);
-            return;
-        }
-    }
     /* headers */
     pb_buf hb[MAX_HDRS];
     const char *hdrs[2 * MAX_HDRS + 5];
