@@ -161,7 +161,7 @@ int pb_more_list(pb_conn *c, const char *item_type, const char *project_id, cons
 {
     char where[512];
     char sql[1024];
-    pb_val p[4];
+    pb_val p[6];
     int np = 0;
     p[np++] = PB_TEXT(item_type);
     p[np++] = PB_TEXT(project_id);
@@ -177,10 +177,13 @@ int pb_more_list(pb_conn *c, const char *item_type, const char *project_id, cons
         if (rc) return rc;
     }
     if (limit < 0) limit = INT64_MAX / 2;
+    /* LIMIT/OFFSET are parameters, not text: one cached statement serves every page. */
     snprintf(sql, sizeof sql,
              "SELECT " ROW_COLS " FROM work_plane.items it WHERE %s ORDER BY created_at %s, plane_id "
-             "LIMIT %lld OFFSET %lld",
-             where, desc ? "DESC" : "ASC", (long long)limit, (long long)offset);
+             "LIMIT $%d OFFSET $%d",
+             where, desc ? "DESC" : "ASC", np + 1, np + 2);
+    p[np++] = PB_INT(limit);
+    p[np++] = PB_INT(offset);
     pb_rows *r = NULL;
     int rc = pb_conn_query(c, sql, p, np, &r, err);
     if (rc) return rc;
@@ -522,7 +525,8 @@ int pb_more_member_issue_ids(pb_conn *c, const char *kind, const char *ref_id,
     static const char *csql =
         "SELECT COUNT(*) FROM work_plane.item_refs r JOIN work_plane.items i ON i.plane_id = "
         "r.item_id WHERE r.kind = $1 AND r.ref_id = $2 AND i.project_id = $3 AND " ISSUE_VISIBLE;
-    pb_val p[3] = {PB_TEXT(kind), PB_TEXT(ref_id), PB_TEXT(project_id)};
+    pb_val p[5] = {PB_TEXT(kind), PB_TEXT(ref_id), PB_TEXT(project_id),
+                   PB_INT(limit < 0 ? INT64_MAX / 2 : limit), PB_INT(offset)};
     *ids = NULL;
     *n = 0;
     int rc = pb_conn_query_int(c, csql, p, 3, total, err);
@@ -531,11 +535,10 @@ int pb_more_member_issue_ids(pb_conn *c, const char *kind, const char *ref_id,
     snprintf(sql, sizeof sql,
              "SELECT i.plane_id FROM work_plane.item_refs r JOIN work_plane.items i ON "
              "i.plane_id = r.item_id WHERE r.kind = $1 AND r.ref_id = $2 AND i.project_id = $3 "
-             "AND " ISSUE_VISIBLE " ORDER BY i.created_at %s, i.plane_id LIMIT %lld OFFSET %lld",
-             desc ? "DESC" : "ASC", (long long)(limit < 0 ? INT64_MAX / 2 : limit),
-             (long long)offset);
+             "AND " ISSUE_VISIBLE " ORDER BY i.created_at %s, i.plane_id LIMIT $4 OFFSET $5",
+             desc ? "DESC" : "ASC");
     pb_rows *r = NULL;
-    rc = pb_conn_query(c, sql, p, 3, &r, err);
+    rc = pb_conn_query(c, sql, p, 5, &r, err);
     if (rc) return rc;
     size_t cap = 0;
     char(*v)[40] = NULL;
