@@ -151,7 +151,7 @@ while the daemon ran; the receiver counts (signatures are verified in run 2 and 
 |---:|---:|---:|---:|
 | $got3 | ${p50} ms | **${p99} ms** | ${pmax} ms |
 
-The dispatcher polls the outbox every 50 ms when idle (PB_DELIVER_POLL_MS) and wakes the
+The dispatcher polls the outbox every 50 ms when idle (deliver_poll_ms, PB_DELIVER_POLL_MS) and wakes the
 workers at once after a fan-out, so the floor is the poll interval plus one HTTP round trip.
 EOF
 echo "wrote $OUT"

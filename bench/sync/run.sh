@@ -189,5 +189,16 @@ echo "bench sync: 60/min run: $GV_REQ requests in ${GV_SECS}s ($GV_RPM/min), 429
   echo
   echo "The governor spends the announced X-RateLimit-Remaining (up to 8 requests in flight), waits for"
   echo "X-RateLimit-Reset when it reaches 0, and so uses whole windows without provoking a 429."
+  echo
+  echo "## Goals"
+  echo
+  yn() { if node -e "process.exit(($1) ? 0 : 1)"; then echo met; else echo "**not met**"; fi; }
+  echo "- backfill >= 20000 items/s: $(yn "${BF_RATE} >= 20000") ($BF_RATE end to end; the mirror side alone"
+  echo "  $BF_STORE_RATE items/s; the upstream alone serves $PEER_RATE items/s of these pages, so here the"
+  echo "  upstream bounds any mirror). The walk fetches a batch of 8 pages, then applies it (one SQLite"
+  echo "  transaction per page with its cursor, synchronous=FULL): fetch and apply do not overlap yet."
+  echo "- peak RSS < 100 MB: $(yn "${RSS_KB} < 102400") ($((RSS_KB / 1024)) MB)"
+  echo "- incremental cost proportional to the changes: $IN_REQ requests for 10 changes in $ITEMS items"
+  echo "- 60/min: >= 90% of the available budget: $(yn "'${GV_SHARE}' !== 'n/a' && ${GV_SHARE:-0} >= 90") ($GV_SHARE %), zero 429s: $(yn "${GV_429} == 0")"
 } >"$OUT"
 echo "bench sync: wrote $OUT"

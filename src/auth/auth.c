@@ -175,7 +175,9 @@ static unsigned set_of(const unsigned char *d, unsigned nsets)
     return ((unsigned)d[0] | (unsigned)d[1] << 8 | (unsigned)d[2] << 16) % nsets;
 }
 
-/* Looks the digest up; copies a fresh entry into *p. Returns 1 hit, 0 miss/stale. */
+/* Looks the digest up; copies a fresh entry into *p. Returns 1 hit, 2 a stale entry (a key
+ * this process validated before: it is not held back by its address's failure budget, but
+ * is fetched again), 0 miss. */
 static int cache_get(pb_auth *a, const unsigned char *digest, int64_t now_ms, pb_principal *p, int64_t *revoked)
 {
     unsigned s = set_of(digest, CACHE_SETS);
@@ -191,6 +193,8 @@ static int cache_get(pb_auth *a, const unsigned char *digest, int64_t now_ms, pb
                 *revoked = e->revoked_at;
                 e->touched_ms = now_ms;
                 hit = 1;
+            } else {
+                hit = 2;
             }
             break;
         }
@@ -422,12 +426,15 @@ static int role_of(pb_auth *a, const char *user_id, const char *slug, int64_t no
     }
     pthread_mutex_unlock(mu);
     int role = 0;
-    int rc = *slug ? pb_as_member_role(a->db, slug, user_id, &role, NULL)
-                   : pb_as_member_max_role(a->db, user_id, &role, NULL);
-    if (rc == PB_ENOTFOUND)
+    pb_error err = {0};
+    int rc = *slug ? pb_as_member_role(a->db, slug, user_id, &role, &err)
+                   : pb_as_member_max_role(a->db, user_id, &role, &err);
+    if (rc == PB_ENOTFOUND) {
         role = 0;
-    else if (rc)
+    } else if (rc) {
+        PB_LOG(PB_LOG_WARN, "member role lookup failed", PB_LS("error", err.msg));
         return rc;
+    }
     pthread_mutex_lock(mu);
     rentry *v = &ways[0];
     for (int i = 0; i < ROLE_WAYS; i++) {
@@ -505,7 +512,9 @@ static int load_key(pb_auth *a, const char *tok, size_t toklen, const unsigned c
      * negative entry written below is already stale. */
     unsigned gen = atomic_load(&a->neg_gen);
     pb_hex_encode(digest, SHA256_DIGEST_LENGTH, hex);
-    int rc = pb_as_key_get_by_hash(a->db, hex, &k, NULL);
+    pb_error err = {0};
+    int rc = pb_as_key_get_by_hash(a->db, hex, &k, &err);
+    if (rc && rc != PB_ENOTFOUND) PB_LOG(PB_LOG_WARN, "api key lookup failed", PB_LS("error", err.msg));
     /* The index found the row; the comparison that decides is constant-time. */
     if (rc == 0 && !pb_ct_equal(k.key_hash, strlen(k.key_hash), hex, 64)) rc = PB_ENOTFOUND;
     if (rc == PB_ENOTFOUND) neg_put(a, digest, now_ms, gen);
@@ -550,10 +559,10 @@ int pb_auth_decide_ip(pb_auth *a, const char *x_api_key, const char *authorizati
         SHA256((const unsigned char *)tok, toklen, digest);
         cached = cache_get(a, digest, now_ms, &p, &revoked);
     }
-    if (!cached) {
-        /* A key this process does not hold validated: refuse it before any store query when
-         * its client address has spent its failures (known-good keys are unaffected). */
-        if (have_ip) {
+    if (cached != 1) {
+        /* A key this process has not validated: refuse it before any store query when its
+         * client address has spent its failures (keys validated here before are exempt). */
+        if (have_ip && cached != 2) {
             ip_key(client_ip, ipk);
             int wait_s = ip_blocked(a, ipk, now_ms);
             if (wait_s) {

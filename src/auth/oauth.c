@@ -185,7 +185,7 @@ int pb_oauth_app_load(pb_vault *v, const char *name, pb_oauth_app *out, pb_error
     if (rc == PB_ENOTFOUND) return pb_error_set(err, rc, "no OAuth app named '%s'", name);
     if (rc) return rc;
     cJSON *j = cJSON_ParseWithLength(txt, len);
-    pb_vault_secret_free(txt);
+    pb_vault_secret_free_len(txt, len);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return pb_error_set(err, PB_EPARSE, "stored OAuth app '%s' is not JSON", name);
@@ -241,7 +241,7 @@ static int token_load(pb_vault *v, const char *vn, pb_oauth_token *t, pb_error *
     int rc = pb_vault_get(v, vn, &txt, &len, err);
     if (rc) return rc;
     cJSON *j = cJSON_ParseWithLength(txt, len);
-    pb_vault_secret_free(txt);
+    pb_vault_secret_free_len(txt, len);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return pb_error_set(err, PB_EPARSE, "stored token is not JSON");

@@ -2,7 +2,10 @@
  * OAuth2 server because every endpoint is configured per app.
  *
  *   - authorization code with a single-use, expiring `state` (stored hashed, 10 minutes)
- *     and PKCE S256 (the code_verifier never leaves planebridge before the exchange);
+ *     and PKCE S256 (the code_verifier never leaves planebridge before the exchange); the
+ *     state is bound to the workspace AND the admin who started it through the authenticated
+ *     admin API (never a public route: the callback stores whichever account authorizes as
+ *     the workspace's user token);
  *   - the callback exchanges the code (libcurl) and stores the user token and its refresh
  *     token in the vault; if Plane passed app_installation_id, a bot token is fetched too;
  *   - client_credentials bot tokens per app installation (Plane: HTTP Basic + the

@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -104,6 +107,10 @@ static int read_key_file(const char *path, unsigned char key[KEY_LEN], pb_error 
     size_t n = 0;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         rc = pb_error_field(err, PB_ECONFIG, "master_key_file", "%s is not a regular file", path);
+    } else if (!pb_vault_key_owner_ok((unsigned)st.st_uid, (unsigned)geteuid())) {
+        rc = pb_error_field(err, PB_ECONFIG, "master_key_file",
+                            "%s is owned by uid %u, not by this user (uid %u); refusing it", path,
+                            (unsigned)st.st_uid, (unsigned)geteuid());
     } else if (st.st_mode & 077) {
         rc = pb_error_field(err, PB_ECONFIG, "master_key_file",
                             "%s is accessible by group or others (mode %03o); run chmod 600", path,
@@ -330,11 +337,34 @@ int pb_vault_get(pb_vault *v, const char *name, char **out, size_t *len, pb_erro
     return 0;
 }
 
+void pb_vault_secret_wipe(char *secret, size_t len)
+{
+    if (secret && len) OPENSSL_cleanse(secret, len);
+}
+
+void pb_vault_secret_free_len(char *secret, size_t len)
+{
+    if (!secret) return;
+    OPENSSL_cleanse(secret, len + 1);
+    free(secret);
+}
+
 void pb_vault_secret_free(char *secret)
 {
     if (!secret) return;
-    OPENSSL_cleanse(secret, strlen(secret));
+    size_t n = strlen(secret) + 1;
+#ifdef __GLIBC__
+    /* The whole block: bytes past an embedded NUL are part of the secret too. */
+    size_t u = malloc_usable_size(secret);
+    if (u > n) n = u;
+#endif
+    OPENSSL_cleanse(secret, n);
     free(secret);
+}
+
+int pb_vault_key_owner_ok(unsigned owner, unsigned euid)
+{
+    return euid == 0 || owner == euid;
 }
 
 int pb_vault_delete(pb_vault *v, const char *name, pb_error *err)

@@ -100,7 +100,8 @@ static int open_all(pb_cli *cli, ctx *c, int need_vault)
     }
     pb_error_clear(&err);
     pb_deliver_options o;
-    if (pb_deliver_options_from_env(&cli->cfg, c->db, c->vault, &o, &err) || pb_deliver_new(&o, &c->d, &err)) {
+    pb_deliver_options_from_config(&cli->cfg, c->db, c->vault, &o);
+    if (pb_deliver_new(&o, &c->d, &err)) {
         fprintf(stderr, "planebridge hooks: %s\n", err.msg);
         return 1;
     }

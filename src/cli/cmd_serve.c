@@ -59,13 +59,13 @@ int pb_cmd_serve(pb_cli *cli, int argc, char **argv)
 
     pb_log_level = cfg->log_level;
     if (cfg->log_file[0]) {
-        logfp = fopen(cfg->log_file, "a");
+        /* Created 0600: log lines are redacted, but request paths and ids are still private. */
+        logfp = pb_config_open_log_file(cfg->log_file);
         if (!logfp) {
             fprintf(stderr, "planebridge serve: cannot open log_file %s: %s\n", cfg->log_file,
                     strerror(errno));
             return 1;
         }
-        setvbuf(logfp, NULL, _IOLBF, 0);
         pb_log_set_output(logfp);
     }
 

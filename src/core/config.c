@@ -10,10 +10,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define PB_CONFIG_MAX_FILE (1024 * 1024) /* a config file is small; refuse anything bigger */
@@ -58,6 +61,20 @@ const pb_config_key pb_config_keys[] = {
         "time between scheduled syncs; 300, 300s, 5m, 1h"),
     KEY("delivery_retention_days", "PB_DELIVERY_RETENTION_DAYS", PB_CFGT_INT, delivery_retention_days, "30",
         1, 3650, 0, "days delivery attempts are kept"),
+    KEY("deliver_workers", "PB_DELIVER_WORKERS", PB_CFGT_INT, deliver_workers, "2", 1, 32, 0,
+        "delivery sending threads (each keeps its own keep-alive connections)"),
+    KEY("deliver_batch", "PB_DELIVER_BATCH", PB_CFGT_INT, deliver_batch, "64", 1, 1024, 0,
+        "messages a delivery worker claims and sends concurrently per round"),
+    KEY("deliver_schedule", "PB_DELIVER_SCHEDULE", PB_CFGT_STRING, deliver_schedule, "0,5s,5m,30m,2h,5h,10h,10h",
+        0, 0, 0, "delivery retry delays, one per attempt (each +-20% jitter, at most 30d, at most 32)"),
+    KEY("deliver_lease_s", "PB_DELIVER_LEASE_S", PB_CFGT_DURATION, deliver_lease_s, "60s", 1, 86400, 0,
+        "how long a claimed message is leased to a worker (raised above deliver_timeout_ms)"),
+    KEY("deliver_timeout_ms", "PB_DELIVER_TIMEOUT_MS", PB_CFGT_INT, deliver_timeout_ms, "15000", 100, 600000, 0,
+        "milliseconds one outbound delivery request may take"),
+    KEY("deliver_poll_ms", "PB_DELIVER_POLL_MS", PB_CFGT_INT, deliver_poll_ms, "50", 1, 10000, 0,
+        "milliseconds idle delivery threads wait before looking for work again"),
+    KEY("deliver_disable_after", "PB_DELIVER_DISABLE_AFTER", PB_CFGT_DURATION, deliver_disable_after_s, "5d", 1,
+        365LL * 86400, 0, "an endpoint failing without interruption this long is disabled"),
     KEY("drain_timeout", "PB_DRAIN_TIMEOUT", PB_CFGT_INT, drain_ms, "10000", 0, 600000, 0,
         "milliseconds in-flight requests get to finish on SIGTERM"),
     KEY("public_url", "PB_PUBLIC_URL", PB_CFGT_STRING, public_url, "", 0, 0, 0,
@@ -143,6 +160,25 @@ static int valid_cidr(const char *s, size_t len)
     return 0;
 }
 
+/* A retry schedule: comma-separated durations, each 0..30 days, 1..32 of them (the same
+ * rules as the delivery engine's parser, so a value accepted here always starts). */
+static int valid_schedule(const char *s)
+{
+    int steps = 0;
+    for (const char *p = s; *p;) {
+        char item[32];
+        size_t n = strcspn(p, ",");
+        int64_t v;
+        if (n == 0 || n >= sizeof item || ++steps > 32) return 0;
+        memcpy(item, p, n);
+        item[n] = '\0';
+        if (pb_parse_duration_s(item, &v) || v < 0 || v > 30LL * 86400) return 0;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return steps > 0;
+}
+
 /* Per-key checks for string values beyond "fits the buffer". Returns a detail or NULL. */
 static const char *check_string(const pb_config_key *k, const char *v)
 {
@@ -154,6 +190,8 @@ static const char *check_string(const pb_config_key *k, const char *v)
     if (strcmp(k->name, "public_url") == 0 && *v && strncmp(v, "http://", 7) != 0 &&
         strncmp(v, "https://", 8) != 0)
         return "must be empty or start with http:// or https://";
+    if (strcmp(k->name, "deliver_schedule") == 0 && *v && !valid_schedule(v))
+        return "must be a comma list of at most 32 delays like 0,5s,5m,2h (each at most 30d)";
     if (strcmp(k->name, "ssrf_allow") == 0 && *v) {
         const char *p = v;
         for (;;) {
@@ -569,4 +607,26 @@ void pb_config_help(FILE *fp)
             fprintf(fp, " [%" PRId64 "..%" PRId64 "]", k->min, k->max);
         fputc('\n', fp);
     }
+}
+
+FILE *pb_config_open_log_file(const char *path)
+{
+    struct stat st;
+    if (!path || !*path) {
+        errno = EINVAL;
+        return NULL;
+    }
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0) return NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) && st.st_uid == geteuid())
+        (void)fchmod(fd, st.st_mode & 0700);
+    FILE *fp = fdopen(fd, "a");
+    if (!fp) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    setvbuf(fp, NULL, _IOLBF, 0);
+    return fp;
 }

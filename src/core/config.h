@@ -35,6 +35,13 @@ typedef struct pb_config {
     int drain_ms;                     /* drain_timeout: ms to finish requests on SIGTERM */
     char public_url[PB_CFG_STR];      /* public_url: base URL for links back to items */
     char ssrf_allow[PB_CFG_STR];      /* ssrf_allow: comma list of CIDRs deliveries may reach */
+    int deliver_workers;              /* deliver_workers: delivery sending threads */
+    int deliver_batch;                /* deliver_batch: messages claimed per worker round */
+    char deliver_schedule[PB_CFG_STR];/* deliver_schedule: retry delays "0,5s,5m,..." ("" = default) */
+    int deliver_lease_s;              /* deliver_lease_s: seconds a claimed message stays leased */
+    int deliver_timeout_ms;           /* deliver_timeout_ms: ms per outbound request */
+    int deliver_poll_ms;              /* deliver_poll_ms: ms idle delivery threads wait between polls */
+    int deliver_disable_after_s;      /* deliver_disable_after: seconds failing before auto-disable */
 } pb_config;
 
 typedef enum { PB_CFGT_STRING, PB_CFGT_INT, PB_CFGT_SIZE, PB_CFGT_DURATION, PB_CFGT_LOGLEVEL } pb_cfg_type;
@@ -72,5 +79,9 @@ void pb_config_print(const pb_config *c, FILE *fp);
 void pb_config_help(FILE *fp);
 /* Copies url with any password (user:PASS@) replaced by "****". */
 void pb_config_mask_url(const char *url, char *out, size_t outlen);
+/* Opens the daemon's log_file for appending, line-buffered; a new file is created 0600 (the
+ * log names keys, users and workspaces), an existing one owned by this user and readable by
+ * group/others is tightened to 0600. NULL with errno set on failure. */
+FILE *pb_config_open_log_file(const char *path);
 
 #endif

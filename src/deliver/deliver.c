@@ -361,7 +361,13 @@ static int txn_end(pb_deliver *d, pb_conn *c, int rc, pb_error *err)
 
 /* ------------------------------------------------------------------ fan-out */
 
-static void msg_id_for(const char *hook_id, const char *event_id, const char *field, char *out, size_t len)
+/* The webhook-id of a message: "msg_" + 16 hex digits of seq (the outbox row id, or the
+ * creation time for messages that have none) + 16 hex digits of SHA-256(hook, event, field).
+ * Deterministic, so a fan-out redone after a crash finds the same ids; the ordered prefix
+ * keeps inserts into the msg_id indexes (deliveries, delivery log) at their right edge
+ * instead of on a random page each, which is most of what a commit writes otherwise. */
+static void msg_id_for(const char *hook_id, const char *event_id, const char *field, int64_t seq, char *out,
+                       size_t len)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
@@ -375,8 +381,8 @@ static void msg_id_for(const char *hook_id, const char *event_id, const char *fi
     }
     EVP_MD_CTX_free(c);
     char hex[65];
-    pb_hex_encode(md, 16, hex);
-    snprintf(out, len, "msg_%s", hex);
+    pb_hex_encode(md, 8, hex);
+    snprintf(out, len, "msg_%016llx%.16s", (unsigned long long)seq, hex);
 }
 
 /* Display name of a person/state reference: an object with display_name/name, or an id
@@ -467,7 +473,7 @@ static int insert_msg(pb_conn *c, const pb_hook *h, const pb_outbox_row *o, cons
         PB_LOG(PB_LOG_WARN, "delivery not rendered", PB_LS("hook", h->id), PB_LS("event", o->event_id),
                PB_LS("error", pb_strerror(render_rc)));
     }
-    msg_id_for(h->id, o->event_id, field, m.msg_id, sizeof m.msg_id);
+    msg_id_for(h->id, o->event_id, field, o->id, m.msg_id, sizeof m.msg_id);
     pb_strlcpy(m.hook_id, h->id, sizeof m.hook_id);
     m.outbox_id = o->id;
     pb_strlcpy(m.event_type, o->type, sizeof m.event_type);
@@ -497,7 +503,7 @@ static int fan_one(pb_deliver *d, pb_conn *c, const pb_hook *hooks, size_t nh, c
         if (strcmp(o->type, "endpoint.disabled") == 0 && strcmp(o->object_id, h->id) == 0) continue;
         pb_buf_reset(&body);
         if (strcmp(h->format, "standard") == 0) {
-            int rr = pb_standard_body(o->type, o->occurred_at, o->payload, &body);
+            int rr = pb_standard_body_parsed(o->type, o->occurred_at, o->payload, payload, &body);
             rc = insert_msg(c, h, o, NULL, rr, pb_buf_cstr(&body), now, count, err);
         } else if (strcmp(h->format, "plane") == 0) {
             char ev[32], act[16];
@@ -587,14 +593,23 @@ done:
 
 typedef enum { JOB_SEND, JOB_DEFER, JOB_DROP, JOB_PREFAIL, JOB_SKIP } job_kind;
 
+/* One hook as seen by one worker round: read once, its URL checked by the SSRF guard (and
+ * the address pinned) once, shared by every message of the round, so a result that
+ * disables the hook is seen by the messages recorded after it. */
+typedef struct hook_slot {
+    pb_hook hook;
+    int ssrf_done, ssrf_rc;
+    char pin[320];
+    char ssrf_why[200];
+} hook_slot;
+
 typedef struct job {
     pb_delivery *m;
-    pb_hook hook;
-    int have_hook;
+    pb_hook *hook;             /* the round's hook_slot, or NULL when the hook is unknown */
+    hook_slot *hs;
     job_kind kind;
     int64_t defer_to;
     char reason[256];
-    char pin[320];
     pb_buf body;
     pb_http_header hdr[8];
     int nhdr;
@@ -603,26 +618,30 @@ typedef struct job {
     char h_ts[24], h_sig[2 * PB_SW_SIG_MAX + 2], h_delivery[40], h_event[32], h_psig[65];
 } job;
 
-static const pb_hook *hook_cached(pb_conn *c, pb_hook *cache, size_t *nc, size_t cap, const char *id)
+/* The round's slot for a hook (read from the store on first sight; a deleted hook gets a
+ * slot with active = -1). NULL only when out of memory. */
+static hook_slot *hook_cached(pb_conn *c, hook_slot **cache, size_t *nc, size_t cap, const char *id)
 {
     for (size_t i = 0; i < *nc; i++)
-        if (strcmp(cache[i].id, id) == 0) return cache[i].id[0] ? &cache[i] : NULL;
+        if (strcmp(cache[i]->hook.id, id) == 0) return cache[i];
     if (*nc >= cap) return NULL;
-    pb_hook *h = &cache[(*nc)++];
-    if (pb_dstore_hook_get(c, id, h, NULL)) {
-        memset(h, 0, sizeof *h);
-        pb_strlcpy(h->id, id, sizeof h->id);
-        h->active = -1; /* deleted */
+    hook_slot *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    cache[(*nc)++] = s;
+    if (pb_dstore_hook_get(c, id, &s->hook, NULL)) {
+        memset(&s->hook, 0, sizeof s->hook);
+        pb_strlcpy(s->hook.id, id, sizeof s->hook.id);
+        s->hook.active = -1; /* deleted */
     }
-    return h;
+    return s;
 }
 
 static int prepare_job(pb_deliver *d, pb_conn *c, job *j, int64_t now)
 {
     pb_error e = {0};
     pb_delivery *m = j->m;
-    const pb_hook *h = &j->hook;
-    if (!j->have_hook || h->active < 0) {
+    const pb_hook *h = j->hook;
+    if (!h || h->active < 0) {
         j->kind = JOB_DROP;
         pb_strlcpy(j->reason, "hook deleted", sizeof j->reason);
         return 0;
@@ -632,9 +651,14 @@ static int prepare_job(pb_deliver *d, pb_conn *c, job *j, int64_t now)
         snprintf(j->reason, sizeof j->reason, "endpoint disabled: %.200s", h->disabled_reason);
         return 0;
     }
-    if (pb_ssrf_check_url(d->ssrf, h->url, j->pin, sizeof j->pin, &e)) {
+    if (!j->hs->ssrf_done) { /* resolved and checked at send time, once per hook and round */
+        j->hs->ssrf_rc = pb_ssrf_check_url(d->ssrf, h->url, j->hs->pin, sizeof j->hs->pin, &e);
+        pb_strlcpy(j->hs->ssrf_why, e.msg, sizeof j->hs->ssrf_why);
+        j->hs->ssrf_done = 1;
+    }
+    if (j->hs->ssrf_rc) {
         j->kind = JOB_PREFAIL;
-        snprintf(j->reason, sizeof j->reason, "refused before sending: %.200s", e.msg);
+        snprintf(j->reason, sizeof j->reason, "refused before sending: %.200s", j->hs->ssrf_why);
         return 0;
     }
     j->hdr[j->nhdr++] = (pb_http_header){"Content-Type", "application/json"};
@@ -796,7 +820,7 @@ static int record(pb_deliver *d, pb_conn *c, const char *worker, job *j, const p
                   int64_t now, int *disabled_now, rec_batch *batch, pb_error *err)
 {
     pb_delivery *m = j->m;
-    pb_hook *h = &j->hook;
+    pb_hook *h = j->hook;
     int rc = 0;
     switch (j->kind) {
     case JOB_DEFER:
@@ -903,7 +927,7 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
     job *jobs = NULL;
     pb_http_request *reqs = NULL;
     pb_http_response *resps = NULL;
-    pb_hook *cache = NULL;
+    hook_slot **cache = NULL;
     size_t ncache = 0;
     int64_t *ok_ids = NULL;
     int *ok_status = NULL;
@@ -952,11 +976,8 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
         job *j = &jobs[i];
         j->m = &ms[i];
         pb_buf_init(&j->body, 8u << 20);
-        const pb_hook *h = hook_cached(c, cache, &ncache, n, ms[i].hook_id);
-        if (h) {
-            j->hook = *h;
-            j->have_hook = 1;
-        }
+        j->hs = hook_cached(c, cache, &ncache, n, ms[i].hook_id);
+        j->hook = j->hs ? &j->hs->hook : NULL;
         prepare_job(d, c, j, now);
     }
     /* No connection is held while waiting on the network. */
@@ -974,11 +995,11 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
         for (size_t i = 0; i < n; i++) {
             job *j = &jobs[i];
             if (j->kind != JOB_SEND || j->resp) continue;
-            if (!j->slot && !limiter_try(d, &j->hook, now)) continue;
+            if (!j->slot && !limiter_try(d, j->hook, now)) continue;
             j->slot = 1;
             pb_http_request *q = &reqs[nsent];
             q->method = "POST";
-            q->url = j->hook.url;
+            q->url = j->hook->url;
             q->headers = j->hdr;
             q->nheaders = (size_t)j->nhdr;
             q->body = j->body.data ? j->body.data : "";
@@ -986,7 +1007,7 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
             q->timeout_ms = d->timeout_ms;
             q->max_response = RESPONSE_KEEP;
             q->truncate_response = 1;
-            q->resolve = j->pin;
+            q->resolve = j->hs->pin;
             pb_http_response_init(&resps[nsent]);
             j->resp = &resps[nsent++];
         }
@@ -1008,14 +1029,14 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
         pb_http_do_many(client, reqs + base, resps + base, w);
         for (size_t i = 0; i < n; i++) {
             if (jobs[i].slot && jobs[i].resp >= resps + base && jobs[i].resp < resps + nsent) {
-                limiter_release(d, jobs[i].hook.id);
+                limiter_release(d, jobs[i].hook->id);
                 jobs[i].slot = 0;
             }
         }
         left -= w;
     }
     for (size_t i = 0; i < n; i++) /* slots reserved for messages that were not sent */
-        if (jobs[i].slot) limiter_release(d, jobs[i].hook.id);
+        if (jobs[i].slot) limiter_release(d, jobs[i].hook->id);
     int64_t done = pb_deliver_now(d);
 
     rec_batch batch = {ok_ids, ok_status, 0, atts, 0};
@@ -1028,11 +1049,8 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
     int disabled = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         const pb_http_response *r = jobs[i].resp;
-        /* A hook disabled by an earlier result of this batch fails the rest. */
-        if (disabled && jobs[i].have_hook && jobs[i].kind != JOB_DROP) {
-            for (size_t p = 0; p < i; p++)
-                if (strcmp(jobs[p].hook.id, jobs[i].hook.id) == 0 && !jobs[p].hook.active) jobs[i].hook.active = 0;
-        }
+        /* A hook disabled by an earlier result of this batch is seen as such by the rest:
+         * they share its slot. */
         rc = record(d, c, wname, &jobs[i], r, started, done, &disabled, &batch, err);
         if (jobs[i].kind == JOB_SEND || jobs[i].kind == JOB_PREFAIL) (*sent)++;
     }
@@ -1047,6 +1065,7 @@ out:
     free(jobs);
     free(reqs);
     free(resps);
+    for (size_t i = 0; i < ncache; i++) free(cache[i]);
     free(cache);
     free(ok_ids);
     free(ok_status);
@@ -1405,7 +1424,7 @@ int pb_deliver_hook_test(pb_deliver *d, const char *id, char *msg_id, size_t len
     }
     pb_delivery m;
     memset(&m, 0, sizeof m);
-    msg_id_for(h.id, evid, "test", m.msg_id, sizeof m.msg_id);
+    msg_id_for(h.id, evid, "test", now, m.msg_id, sizeof m.msg_id);
     pb_strlcpy(m.hook_id, h.id, sizeof m.hook_id);
     pb_strlcpy(m.event_type, "webhook.test", sizeof m.event_type);
     pb_strlcpy(m.workspace_slug, h.workspace_slug, sizeof m.workspace_slug);

@@ -207,10 +207,16 @@ int pb_plane_event(const char *type, char *event, size_t elen, char *action, siz
 int pb_standard_body(const char *type, int64_t occurred_at, const char *payload, pb_buf *out)
 {
     cJSON *j = pb_json_parse(payload, strlen(payload));
+    int rc = pb_standard_body_parsed(type, occurred_at, payload, j, out);
+    cJSON_Delete(j);
+    return rc;
+}
+
+int pb_standard_body_parsed(const char *type, int64_t occurred_at, const char *payload, const cJSON *j, pb_buf *out)
+{
     int valid = j != NULL;
     int shaped = j && cJSON_IsObject(j) && cJSON_GetObjectItemCaseSensitive(j, "type") &&
                  cJSON_GetObjectItemCaseSensitive(j, "data");
-    cJSON_Delete(j);
     if (shaped) return pb_buf_puts(out, payload);
     char ts[40];
     pb_time_iso(occurred_at, ts, sizeof ts);

@@ -49,6 +49,10 @@ int pb_plane_event(const char *type, char *event, size_t elen, char *action, siz
 /* The standard body: the payload when it already has the {type, ..., data} shape, else
  * {"type", "timestamp", "data": payload}. */
 int pb_standard_body(const char *type, int64_t occurred_at, const char *payload, pb_buf *out);
+/* Same when the caller already parsed payload (parsed = pb_json_parse(payload) or NULL when
+ * it is not JSON); the fan-out parses each outbox row once for every hook. */
+int pb_standard_body_parsed(const char *type, int64_t occurred_at, const char *payload, const cJSON *parsed,
+                            pb_buf *out);
 
 /* A stored plane message spec for one changed field (field NULL for created/deleted):
  * {"event","action","object_id","field","old_value","new_value","actor","data"}. */

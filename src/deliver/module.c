@@ -13,19 +13,7 @@
 
 #define SCOPE "webhooks:admin"
 
-static int env_int(const char *name, int64_t min, int64_t max, int *out, pb_error *err)
-{
-    const char *v = getenv(name);
-    int64_t x;
-    if (!v || !*v) return 0;
-    if (pb_parse_i64(v, min, max, &x)) return pb_error_field(err, PB_ECONFIG, name, "%s must be %lld..%lld", name,
-                                                            (long long)min, (long long)max);
-    *out = (int)x;
-    return 0;
-}
-
-int pb_deliver_options_from_env(const pb_config *cfg, pb_db *db, struct pb_vault *vault, pb_deliver_options *o,
-                                pb_error *err)
+void pb_deliver_options_from_config(const pb_config *cfg, pb_db *db, struct pb_vault *vault, pb_deliver_options *o)
 {
     memset(o, 0, sizeof *o);
     o->db = db;
@@ -33,16 +21,13 @@ int pb_deliver_options_from_env(const pb_config *cfg, pb_db *db, struct pb_vault
     o->public_url = cfg->public_url;
     o->ssrf_allow = cfg->ssrf_allow;
     o->retention_days = cfg->delivery_retention_days;
-    o->schedule = getenv("PB_DELIVER_SCHEDULE");
-    int rc = env_int("PB_DELIVER_WORKERS", 1, 32, &o->workers, err);
-    if (!rc) rc = env_int("PB_DELIVER_BATCH", 1, 1024, &o->batch, err);
-    if (!rc) rc = env_int("PB_DELIVER_LEASE_S", 1, 86400, &o->lease_s, err);
-    if (!rc) rc = env_int("PB_DELIVER_TIMEOUT_MS", 100, 600000, &o->timeout_ms, err);
-    if (!rc) rc = env_int("PB_DELIVER_POLL_MS", 1, 10000, &o->poll_ms, err);
-    const char *da = getenv("PB_DELIVER_DISABLE_AFTER");
-    if (!rc && da && *da && pb_parse_duration_s(da, &o->disable_after_s))
-        rc = pb_error_field(err, PB_ECONFIG, "PB_DELIVER_DISABLE_AFTER", "not a duration");
-    return rc;
+    o->workers = cfg->deliver_workers;
+    o->batch = cfg->deliver_batch;
+    o->schedule = cfg->deliver_schedule[0] ? cfg->deliver_schedule : NULL;
+    o->lease_s = cfg->deliver_lease_s;
+    o->timeout_ms = cfg->deliver_timeout_ms;
+    o->poll_ms = cfg->deliver_poll_ms;
+    o->disable_after_s = cfg->deliver_disable_after_s;
 }
 
 /* ------------------------------------------------------------------ helpers */
@@ -456,8 +441,8 @@ static int h_replay(pb_req *req, pb_resp *resp, void *ctx)
 static int mod_init(pb_app *app, pb_error *err)
 {
     pb_deliver_options o;
-    int rc = pb_deliver_options_from_env(app->cfg, app->db, app->vault, &o, err);
-    if (!rc) rc = pb_deliver_new(&o, &app->deliver, err);
+    pb_deliver_options_from_config(app->cfg, app->db, app->vault, &o);
+    int rc = pb_deliver_new(&o, &app->deliver, err);
     if (rc || !app->srv) return rc;
     const pb_route routes[] = {
         {"GET", "/admin/v1/hooks", SCOPE, 0, h_list, app},

@@ -18,10 +18,12 @@
  *   POST   /admin/v1/hooks/{id}/replay         {"msg_id"} or {"since": ISO-8601} -> 202
  * start runs the dispatcher and worker threads; stop joins them.
  *
- * Environment knobs (operations and tests; config.h keeps the durable settings):
- *   PB_DELIVER_WORKERS (2), PB_DELIVER_BATCH (64), PB_DELIVER_SCHEDULE ("0,5,300,1800,
- *   7200,18000,36000,36000"), PB_DELIVER_LEASE_S (60), PB_DELIVER_TIMEOUT_MS (15000),
- *   PB_DELIVER_POLL_MS (50), PB_DELIVER_DISABLE_AFTER (duration, 5d). */
+ * Settings come from the configuration table (src/core/config.c; file, PB_* environment,
+ * `planebridge config`, --help): deliver_workers (PB_DELIVER_WORKERS, 2), deliver_batch
+ * (PB_DELIVER_BATCH, 64), deliver_schedule (PB_DELIVER_SCHEDULE, "0,5s,5m,30m,2h,5h,10h,10h"),
+ * deliver_lease_s (PB_DELIVER_LEASE_S, 60s), deliver_timeout_ms (PB_DELIVER_TIMEOUT_MS, 15000),
+ * deliver_poll_ms (PB_DELIVER_POLL_MS, 50), deliver_disable_after (PB_DELIVER_DISABLE_AFTER, 5d),
+ * plus public_url, ssrf_allow and delivery_retention_days. */
 #ifndef PB_DELIVER_MODULE_H
 #define PB_DELIVER_MODULE_H
 
@@ -30,9 +32,8 @@
 
 extern const pb_module pb_module_deliver;
 
-/* Fills engine options from the configuration and the PB_DELIVER_* environment
- * (shared by the daemon and the CLI). Strings point into cfg or the environment. */
-int pb_deliver_options_from_env(const pb_config *cfg, pb_db *db, struct pb_vault *vault, pb_deliver_options *o,
-                                pb_error *err);
+/* Fills engine options from the configuration (shared by the daemon and the CLI). The
+ * table has already checked every bound; strings point into cfg, which must outlive o. */
+void pb_deliver_options_from_config(const pb_config *cfg, pb_db *db, struct pb_vault *vault, pb_deliver_options *o);
 
 #endif

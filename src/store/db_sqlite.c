@@ -4,10 +4,14 @@
  * PostgreSQL dialect subset and translated once per statement per connection. */
 #include "store/db_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct sq_rows {
     pb_rows base;
@@ -121,6 +125,8 @@ static int sq_err(pb_conn *c, int rc, pb_error *err, const char *what)
 
 /* ---- connections ------------------------------------------------------------------------- */
 
+static int sq_prepare_files(const char *target, pb_error *err);
+
 static int sq_db_init(pb_db *db, const char *url, pb_error *err)
 {
     const char *path = url + 7; /* after "sqlite:" */
@@ -128,7 +134,8 @@ static int sq_db_init(pb_db *db, const char *url, pb_error *err)
     if (!*path) return pb_error_set(err, PB_EINVAL, "sqlite URL has no path");
     if (strcmp(path, ":memory:") == 0) db->opt.pool_size = 1; /* each handle would be its own DB */
     db->target = strdup(path);
-    return db->target ? 0 : pb_error_set(err, PB_ENOMEM, "out of memory");
+    if (!db->target) return pb_error_set(err, PB_ENOMEM, "out of memory");
+    return sq_prepare_files(db->target, err);
 }
 
 static void finalize_cb(void *ctx, void *stmt)
@@ -143,6 +150,40 @@ static void sq_conn_close(pb_conn *c)
     pb_stmt_cache_clear(&c->cache, finalize_cb, NULL);
     sqlite3_close_v2(c->h);
     c->h = NULL;
+}
+
+/* The store holds key hashes, sealed secrets and PKCE verifiers: the database file is
+ * created 0600 here, before SQLite would create it with 0644 & ~umask. SQLite gives the
+ * -wal and -shm files it creates the database file's mode (and fchmods them to it), so they
+ * are 0600 too. An existing database file or -wal/-shm owned by this user that group or
+ * others may access is tightened to 0600 (files left by earlier versions).
+ * Existing files are only stat'ed and chmod'ed by path, never opened: closing any
+ * descriptor of a file drops every POSIX lock this process holds on it, which would break
+ * the locks of SQLite connections already open on the same database. */
+static int sq_private_file(const char *path, int create, pb_error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT || !create) return 0;
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
+        if (fd >= 0) close(fd); /* new and empty: nobody holds a lock on it yet */
+        return 0;               /* otherwise let SQLite report what is wrong with the path */
+    }
+    if (S_ISREG(st.st_mode) && (st.st_mode & 077) && st.st_uid == geteuid() && chmod(path, st.st_mode & 0700) != 0)
+        return pb_error_set(err, PB_ESTORE, "cannot restrict the permissions of %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static int sq_prepare_files(const char *target, pb_error *err)
+{
+    char side[4200];
+    if (!*target || strcmp(target, ":memory:") == 0 || strncmp(target, "file:", 5) == 0) return 0;
+    int rc = sq_private_file(target, 1, err);
+    for (int i = 0; !rc && i < 2; i++) {
+        int n = snprintf(side, sizeof side, "%s%s", target, i ? "-shm" : "-wal");
+        if (n > 0 && (size_t)n < sizeof side) rc = sq_private_file(side, 0, err);
+    }
+    return rc;
 }
 
 static int sq_conn_open(pb_conn *c, pb_error *err)

@@ -1180,8 +1180,12 @@ int pb_sync_connect(pb_db *db, pb_vault *vault, const char *slug, const char *up
                     char space_id[64], pb_error *err)
 {
     char name[200];
+    size_t sl = slug ? strlen(slug) : 0;
+    if (sl == 0 || sl > 127 || strspn(slug, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != sl)
+        return pb_error_field(err, PB_EINVAL, "slug", "workspace slug must be 1-127 letters, digits, '-' or '_'");
     pb_sync_key_name(slug, name, sizeof name);
-    if (strncmp(upstream_url, "http://", 7) != 0 && strncmp(upstream_url, "https://", 8) != 0)
+    if ((strncmp(upstream_url, "http://", 7) != 0 && strncmp(upstream_url, "https://", 8) != 0) ||
+        strlen(upstream_url) > 900 || strpbrk(upstream_url, " \r\n\t"))
         return pb_error_field(err, PB_EINVAL, "upstream", "upstream must be an http(s) URL");
     int rc = pb_vault_put(vault, name, api_key, 0, err);
     if (!rc) rc = pb_as_token_ref_set(db, slug, "", PB_SYNC_KEY_PURPOSE, name, err);

@@ -1,14 +1,19 @@
 // planebridge's OAuth2 client (Plane apps, reference/plane-api.md §1.2) against a real
 // authorization server: `oidc-provider` from npm (pinned in package.json), started here on
 // a free 127.0.0.1 port with PKCE required and client_credentials enabled.
-//   - authorization code + PKCE S256 + single-use state, through the daemon's
-//     /oauth/{app}/authorize and /oauth/{app}/callback;
+//   - authorization code + PKCE S256 + single-use state: a workspace admin starts it through
+//     the authenticated POST /admin/v1/oauth/apps/{app}/workspaces/{slug}/authorize (JSON
+//     {"authorize_url"}), the browser comes back to the public /oauth/{app}/callback;
+//   - initiation refused without a key, to non-admins and to admins of other workspaces; the
+//     old public GET /oauth/{app}/authorize is gone; a forged, replayed or expired state, or
+//     one whose initiator lost the admin role, is refused without touching the stored token;
 //   - client_credentials bot tokens per installation (HTTP Basic, as Plane), cached, and
 //     fetched again before they expire;
 //   - user token refresh before expiry (refresh_token grant, client_secret_post);
 //   - no token or client secret in any answer, the daemon log, or the database file.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import Provider from "oidc-provider";
@@ -100,11 +105,28 @@ async function registerApp(name, clientId, secret, authMethod) {
   return r;
 }
 
+// SQL against the daemon's store (SQLite file or PostgreSQL database); returns stdout.
+function sql(q) {
+  const r = d.storeUrl.startsWith("sqlite:")
+    ? spawnSync("sqlite3", [d.storeUrl.slice(7), q.replaceAll("ops.", "ops_")], { encoding: "utf8" })
+    : spawnSync("psql", [d.storeUrl, "-At", "-v", "ON_ERROR_STOP=1", "-c", q], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+const sealedToken = (name) => sql(`SELECT sealed FROM ops.vault WHERE name = 'oauth/${name}/user/${d.slug}'`);
+
+// Starts an authorization as a workspace admin (the daemon answers the URL as JSON).
+async function startAuthorization(name, key) {
+  const r = await api(d, "POST", `/admin/v1/oauth/apps/${name}/workspaces/${d.slug}/authorize`, { key });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers.get("cache-control"), "no-store");
+  assert.equal(r.json.workspace, d.slug);
+  return new URL(r.json.authorize_url);
+}
+
 // Drives the browser part: planebridge authorize -> provider (login/consent) -> callback URL.
-async function authorize(name) {
-  const start = await fetch(`${d.baseUrl}/oauth/${name}/authorize?workspace=${d.slug}`, { redirect: "manual" });
-  assert.equal(start.status, 302);
-  const loc = new URL(start.headers.get("location"));
+async function authorize(name, key) {
+  const loc = await startAuthorization(name, key);
   assert.equal(loc.origin + loc.pathname, `${issuer}/auth`);
   assert.equal(loc.searchParams.get("code_challenge_method"), "S256");
   assert.match(loc.searchParams.get("code_challenge"), /^[A-Za-z0-9_-]{43}$/);
@@ -180,9 +202,51 @@ test("tokens are refreshed before they expire (client_secret_post)", async () =>
   assert.equal(issued.filter((t) => t.client === "pb-post" && t.grant === "client_credentials").length, 2);
   // unknown app / installation without a registered app
   assert.equal((await api(d, "POST", "/admin/v1/oauth/apps/nope/installations/x/token")).status, 404);
-  assert.equal((await fetch(`${d.baseUrl}/oauth/nope/authorize`, { redirect: "manual" })).status, 404);
+  assert.equal((await api(d, "POST", `/admin/v1/oauth/apps/nope/workspaces/${d.slug}/authorize`)).status, 404);
   // admin routes need keys:admin
   assert.equal((await api(d, "POST", "/admin/v1/oauth/apps", { key: null, body: {} })).status, 401);
+});
+
+test("initiation needs a workspace admin; bad states never touch the stored token", async () => {
+  // the old public initiation is gone, whoever asks
+  const pub = await fetch(`${d.baseUrl}/oauth/basicapp/authorize?workspace=${d.slug}`, { redirect: "manual" });
+  assert.ok(pub.status === 404 || pub.status === 405, `public authorize answered ${pub.status}`);
+  assert.equal(pub.headers.get("location"), null);
+  const path = `/admin/v1/oauth/apps/basicapp/workspaces/${d.slug}/authorize`;
+  assert.equal((await api(d, "POST", path, { key: null })).status, 401);
+  const member = await d.createUser("member@example.com", ["--role", "member"]);
+  assert.equal((await api(d, "POST", path, { key: member.apiKey })).status, 403);
+  assert.equal((await api(d, "POST", "/admin/v1/oauth/basicapp/authorize", { key: member.apiKey, body: { workspace: d.slug } })).status, 403);
+  // an admin of another workspace (and only a member here)
+  assert.equal(d.cli(["workspace", "create", "elsewhere"]).code, 0);
+  const outsider = d.cli(["user", "create", "--email", "out@example.com", "--workspace", "elsewhere", "--role", "admin"]).stdout.trim();
+  assert.equal(d.cli(["user", "create", "--email", "out@example.com", "--workspace", d.slug, "--role", "member"]).code, 0);
+  const o = await api(d, "POST", path, { key: outsider });
+  assert.equal(o.status, 403, o.text);
+  assert.ok(!o.text.includes("authorize_url"));
+
+  const before = sealedToken("basicapp");
+  assert.ok(before, "a user token is stored from the first test");
+  const codes = () => issued.filter((t) => t.client === "pb-basic" && t.grant === "authorization_code").length;
+  const n0 = codes();
+  const cb = (state) => fetch(`${d.baseUrl}/oauth/basicapp/callback?code=whatever&state=${state}`, { redirect: "manual" });
+  // forged
+  assert.equal((await cb("A".repeat(43))).status, 400);
+  // expired: a real state whose expiry has passed
+  const exp = (await startAuthorization("basicapp")).searchParams.get("state");
+  sql("UPDATE ops.oauth_states SET expires_at = 1");
+  assert.equal((await cb(exp)).status, 400);
+  assert.equal((await cb(exp)).status, 400); // and it is gone
+  // a complete authorization by a second admin who is demoted before the callback
+  const ada2 = await d.createUser("ada2@example.com", ["--role", "admin"]);
+  const cbUrl = await authorize("basicapp", ada2.apiKey);
+  d.cli(["user", "create", "--email", "ada2@example.com", "--workspace", d.slug, "--role", "member"]);
+  const demoted = await fetch(cbUrl, { redirect: "manual" });
+  assert.equal(demoted.status, 403, await demoted.text());
+  // replayed (the state was used by the refused attempt)
+  assert.equal((await fetch(cbUrl, { redirect: "manual" })).status, 400);
+  assert.equal(codes(), n0, "no code was exchanged");
+  assert.equal(sealedToken("basicapp"), before, "the stored user token was not rewritten");
 });
 
 test("no token or client secret in the log or the database file", async () => {

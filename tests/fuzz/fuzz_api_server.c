@@ -8,7 +8,8 @@
  * comment, a link, a cycle and a module. The file is checkpointed and kept as a golden copy;
  * every input runs on a fresh copy with a fresh server and fresh modules, so inputs are
  * independent of each other (deterministic up to the random ids and clock of new rows) and
- * the store never grows.
+ * the store never grows. The directory (pb-fuzz-api.<pid>.XXXXXX) is removed at exit; one
+ * left by a crashed process is removed by the next run.
  *
  * Input: up to 4 requests separated by a line "%%". Each request is
  *   METHOD TARGET            (TARGET without a leading '/' is relative to
@@ -32,7 +33,10 @@
 #include "store/db.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,12 +87,41 @@ static void rm_db_files(const char *path)
     unlink(p);
 }
 
+static void rm_dir(const char *d)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/golden.db", d);
+    rm_db_files(p);
+    snprintf(p, sizeof p, "%s/work.db", d);
+    rm_db_files(p);
+    snprintf(p, sizeof p, "%s/master.key", d);
+    unlink(p);
+    rmdir(d);
+}
+
 static void cleanup(void)
 {
-    rm_db_files(golden);
-    rm_db_files(work);
-    unlink(keyfile);
-    rmdir(dir);
+    rm_dir(dir);
+}
+
+/* A crash ends the process without atexit handlers: remove the directories of fuzzer
+ * processes that no longer exist (named pb-fuzz-api.<pid>.XXXXXX). */
+static void remove_stale(const char *base)
+{
+    DIR *d = opendir(base);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid = 0;
+        if (strncmp(e->d_name, "pb-fuzz-api.", 12) != 0) continue;
+        pid = strtol(e->d_name + 12, NULL, 10);
+        if (pid <= 0 || (kill((pid_t)pid, 0) == -1 && errno == ESRCH)) {
+            char p[512];
+            snprintf(p, sizeof p, "%s/%s", base, e->d_name);
+            rm_dir(p);
+        }
+    }
+    closedir(d);
 }
 
 static int env_open(env *e, const char *path)
@@ -166,7 +199,8 @@ static void setup(void)
     pb_log_level = PB_LOG_OFF;
     verbose = getenv("FUZZ_API_VERBOSE") != NULL;
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(dir, sizeof dir, "%s/pb-fuzz-api.XXXXXX", base);
+    remove_stale(base);
+    snprintf(dir, sizeof dir, "%s/pb-fuzz-api.%ld.XXXXXX", base, (long)getpid());
     if (!mkdtemp(dir)) abort();
     snprintf(golden, sizeof golden, "%s/golden.db", dir);
     snprintf(work, sizeof work, "%s/work.db", dir);

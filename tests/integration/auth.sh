@@ -4,7 +4,8 @@
 #   (keys alone on stdout), Plane's auth failure bodies, X-RateLimit-* headers and 429 with
 #   Retry-After, revoke and rotation grace across processes (CLI vs daemon), usage stats,
 #   vault put/rotate-master, and a planted secret that never reaches the log, the database
-#   file in plaintext, or a response body.
+#   file in plaintext, or a response body; OAuth initiation only through the admin API;
+#   failed authentications limited per client address; the SQLite store files 0600.
 # With PB_TEST_PG_URL: the same on a fresh PostgreSQL database, plus two daemons sharing it
 # (revocation seen by both; one rate limit shared by both, with the over-admission printed).
 # Prints PASS/FAIL lines and ends with "N passed, N failed".
@@ -192,7 +193,29 @@ run_suite() { # run_suite LABEL STORE
   after=$(cat "$D/master.key")
   check "$L vault rotate-master replaces the key" bash -c "[ '$before' != '$after' ] && [ \"\$(stat -c %a '$D/master.key')\" = 600 ] && [ ! -e '$D/master.key.new' ]"
   check "$L rotate-master re-encrypted the secret" bash -c "echo '$out' | grep -q 're-encrypted 1 secrets'"
+  # OAuth: the public initiation is gone; it needs keys:admin and an admin of the workspace
+  check "$L oauth: no public authorize route" test "$(code "$U/oauth/x/authorize?workspace=acme")" = 404
+  check "$L oauth: authorize needs a key" test "$(code -X POST "$U/admin/v1/oauth/apps/x/workspaces/acme/authorize")" = 401
+  check "$L oauth: authorize refused to a member" test "$(code -X POST -H "X-Api-Key: $NEWM" "$U/admin/v1/oauth/apps/x/workspaces/acme/authorize")" = 403
+  check "$L oauth: admin reaches the app lookup" test "$(code -X POST -H "X-Api-Key: $ADMIN" "$U/admin/v1/oauth/apps/x/workspaces/acme/authorize")" = 404
+
+  # failed authentications per client address: at most 30 (some were spent above), then
+  # 429 with Plane's body and Retry-After, before any store query; a key this daemon has
+  # validated before still works from the same address
+  local i fst n403=0 got429=""
+  for i in $(seq 1 40); do
+    fst=$(req "$D/f" -H "X-Api-Key: pb_$(head -c 48 /dev/urandom | base64 | tr -dc A-Za-z0-9 | head -c 32)" "$U/bench/auth")
+    if [ "$fst" = 429 ]; then got429=1; break; fi
+    [ "$fst" = 403 ] && n403=$((n403 + 1))
+  done
+  check "$L failed authentications limited per address (429 after $n403 more)" bash -c "[ -n '$got429' ] && [ $n403 -le 30 ] && [ \"\$(cat '$D/f.body')\" = '{\"error_code\":5900,\"error_message\":\"RATE_LIMIT_EXCEEDED\"}' ] && grep -qi '^Retry-After: [1-9]' '$D/f.hdr'"
+  check "$L validated key still works from a throttled address" test "$(code -H "X-Api-Key: $ADMIN" "$U/admin/v1/keys")" = 200
+
   stop_daemon "$P1"
+  if [[ "$S" == sqlite:* ]]; then
+    local f=${S#sqlite:}
+    check "$L store file and its -wal/-shm are 0600" bash -c "[ \"\$(stat -c %a '$f')\" = 600 ] && for x in '$f-wal' '$f-shm'; do [ ! -e \"\$x\" ] || [ \"\$(stat -c %a \"\$x\")\" = 600 ] || exit 1; done"
+  fi
   check "$L planted secret not in any response" bash -c "! grep -q '$PLANT' '$D/p.body' '$D/p.hdr' '$D/q.body' '$D/s.body'"
   check "$L planted secret not in the log" bash -c "[ -s '$LOG' ] && ! grep -q '$PLANT' '$LOG' '$LOG.out'"
   check "$L API keys not in the log" bash -c "! grep -qE '$ADMIN|$RO|$NEWM' '$LOG' '$LOG.out'"

@@ -851,7 +851,9 @@ PB_STORE_TEST(auth_oauth_app_in_vault_and_begin_url)
     PB_CHECK_EQ_INT(pb_oauth_app_save(v, &bad, &err), PB_EINVAL);
     pb_strlcpy(bad.name, "../x", sizeof bad.name);
     PB_CHECK_EQ_INT(pb_oauth_app_save(v, &bad, &err), PB_EINVAL);
-    PB_CHECK_EQ_INT(pb_oauth_begin(db, &b, "acme", &url, &err), 0);
+    PB_CHECK_EQ_INT(pb_oauth_begin(db, &b, "acme", NULL, &url, NULL, &err), PB_EINVAL); /* who asks is required */
+    PB_CHECK_EQ_INT(pb_oauth_begin(db, &b, "", "3f2b8c1e-9d4a-4e5b-8c6d-7e8f9a0b1c2d", &url, NULL, &err), PB_EINVAL);
+    PB_CHECK_EQ_INT(pb_oauth_begin(db, &b, "acme", "3f2b8c1e-9d4a-4e5b-8c6d-7e8f9a0b1c2d", &url, NULL, &err), 0);
     PB_REQUIRE(url != NULL);
     PB_CHECK(strncmp(url, "https://plane.example/auth/o/authorize-app/?response_type=code&client_id=cid&", 77) == 0);
     PB_CHECK(strstr(url, "redirect_uri=https%3A%2F%2Fhub.example%2Foauth%2Fplane%2Fcallback") != NULL);

@@ -544,3 +544,155 @@ PB_STORE_TEST(auth_http_review_oauth_app_no_overwrite_and_expiry_bounds)
     hres_free(&r);
     daemon_down(&d);
 }
+
+/* Review (HIGH): starting an OAuth authorization was public (GET /oauth/{app}/authorize
+ * ?workspace=ANY): anyone could make the callback store THEIR Plane account's token as any
+ * workspace's user token. It now needs keys:admin and an admin of the named workspace, and
+ * answers the URL as JSON; the callback refuses a forged state without touching the token. */
+PB_STORE_TEST(auth_http_review_oauth_authorize_needs_workspace_admin)
+{
+    daemon_t d;
+    pb_user_row admin, member, outsider;
+    pb_error err = {0};
+    char akey[PB_KEY_LEN + 1], okey[PB_KEY_LEN + 1], mkey[PB_KEY_LEN + 1], path[256];
+    hres r;
+    PB_REQUIRE(daemon_up(&d, 100000) == 0);
+    PB_REQUIRE(seed_admin(d.db, &admin) == 0);
+    PB_REQUIRE(pb_as_workspace_create(d.db, "other", NULL, NULL, &err) == 0);
+    PB_REQUIRE(pb_as_user_create(d.db, "member@example.com", NULL, NULL, NULL, &member, &err) == 0);
+    PB_REQUIRE(pb_as_member_set(d.db, "acme", member.id, PB_ROLE_MEMBER, &err) == 0);
+    /* an admin of another workspace: holds keys:admin, but is not an admin of acme */
+    PB_REQUIRE(pb_as_user_create(d.db, "outsider@example.com", NULL, NULL, NULL, &outsider, &err) == 0);
+    PB_REQUIRE(pb_as_member_set(d.db, "other", outsider.id, PB_ROLE_ADMIN, &err) == 0);
+    PB_REQUIRE(pb_as_member_set(d.db, "acme", outsider.id, PB_ROLE_MEMBER, &err) == 0);
+    PB_REQUIRE(mk_key(d.db, "admin@example.com", "keys:admin", 0, akey) == 0);
+    PB_REQUIRE(mk_key(d.db, "outsider@example.com", "keys:admin", 0, okey) == 0);
+    PB_REQUIRE(mk_key(d.db, "member@example.com", "*", 0, mkey) == 0);
+    pb_oauth_app oa;
+    memset(&oa, 0, sizeof oa);
+    pb_strlcpy(oa.name, "plane", sizeof oa.name);
+    pb_strlcpy(oa.client_id, "cid", sizeof oa.client_id);
+    pb_strlcpy(oa.client_secret, "client-secret-value-123", sizeof oa.client_secret);
+    pb_strlcpy(oa.authorize_url, "https://plane.example/auth/o/authorize-app/", sizeof oa.authorize_url);
+    pb_strlcpy(oa.token_url, "http://127.0.0.1:1/token", sizeof oa.token_url);
+    pb_strlcpy(oa.redirect_uri, "https://hub.example/oauth/plane/callback", sizeof oa.redirect_uri);
+    PB_REQUIRE(pb_oauth_app_save(d.app.vault, &oa, &err) == 0);
+
+    /* the old public initiation is gone */
+    PB_REQUIRE(req(d.port, "GET", "/oauth/plane/authorize?workspace=acme", NULL, NULL, NULL, &r) == 0);
+    PB_CHECK(r.status == 404 || r.status == 405);
+    PB_CHECK(hdr(&r, "Location", path, sizeof path) == NULL);
+    hres_free(&r);
+
+    const char *ws_path = "/admin/v1/oauth/apps/plane/workspaces/acme/authorize";
+    PB_REQUIRE(req(d.port, "POST", ws_path, NULL, NULL, NULL, &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 401);
+    hres_free(&r);
+    PB_REQUIRE(req(d.port, "POST", ws_path, mkey, NULL, NULL, &r) == 0); /* member: keys:admin capped */
+    PB_CHECK_EQ_INT(r.status, 403);
+    hres_free(&r);
+    PB_REQUIRE(req(d.port, "POST", ws_path, okey, NULL, NULL, &r) == 0); /* admin elsewhere only */
+    PB_CHECK_EQ_INT(r.status, 403);
+    PB_CHECK(strstr(pb_buf_cstr(&r.body), "authorize_url") == NULL);
+    hres_free(&r);
+    PB_REQUIRE(req(d.port, "POST", "/admin/v1/oauth/plane/authorize", okey, NULL, "{\"workspace\":\"acme\"}", &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 403);
+    hres_free(&r);
+    PB_REQUIRE(req(d.port, "POST", "/admin/v1/oauth/plane/authorize", akey, NULL, "{}", &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 400);
+    hres_free(&r);
+    PB_REQUIRE(req(d.port, "POST", "/admin/v1/oauth/nope/authorize", akey, NULL, "{\"workspace\":\"acme\"}", &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 404);
+    hres_free(&r);
+
+    PB_REQUIRE(req(d.port, "POST", ws_path, akey, NULL, NULL, &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 200);
+    PB_CHECK(strstr(pb_buf_cstr(&r.body), "\"authorize_url\":\"https://plane.example/auth/o/authorize-app/?") != NULL);
+    PB_CHECK(strstr(pb_buf_cstr(&r.body), "code_challenge_method=S256") != NULL);
+    PB_CHECK(strstr(pb_buf_cstr(&r.body), "&state=") != NULL);
+    PB_CHECK(strstr(pb_buf_cstr(&r.body), "\"workspace\":\"acme\"") != NULL);
+    PB_CHECK(strstr(pb_buf_cstr(&r.body), "client-secret") == NULL);
+    PB_CHECK(hdr(&r, "Cache-Control", path, sizeof path) && strcmp(path, "no-store") == 0);
+    hres_free(&r);
+    PB_REQUIRE(req(d.port, "POST", "/admin/v1/oauth/plane/authorize?workspace=acme", akey, NULL, "{}", &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 200);
+    hres_free(&r);
+
+    /* a forged state at the public callback: 400, nothing stored */
+    PB_REQUIRE(req(d.port, "GET", "/oauth/plane/callback?code=x&state=A0kIv-6NLMDAXRB-yqH6aJeNrPsWQ42fhpnlvpukXBA",
+                   NULL, NULL, NULL, &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 400);
+    hres_free(&r);
+    char *tok = NULL;
+    char vn[256];
+    pb_oauth_user_name("plane", "acme", vn, sizeof vn);
+    PB_CHECK_EQ_INT(pb_vault_get(d.app.vault, vn, &tok, NULL, &err), PB_ENOTFOUND);
+    pb_vault_secret_free(tok);
+    daemon_down(&d);
+}
+
+/* Review (MEDIUM): failed authentications are limited per client address (429 with
+ * Retry-After and Plane's body), and a key created through the admin API is accepted at
+ * once even if it had been presented (and cached as unknown) before. */
+PB_STORE_TEST(auth_http_review_failed_auth_limit_and_negative_cache)
+{
+    daemon_t d;
+    pb_user_row admin;
+    char key[PB_KEY_LEN + 1], bad[PB_KEY_LEN + 1], v[64];
+    hres r;
+    PB_REQUIRE(daemon_up(&d, 100000) == 0);
+    PB_REQUIRE(seed_admin(d.db, &admin) == 0);
+    PB_REQUIRE(mk_key(d.db, "admin@example.com", "keys:admin,search:read", 0, key) == 0);
+
+    /* presented before it exists: cached as unknown */
+    char later[PB_KEY_LEN + 1];
+    pb_apikey_generate(later, sizeof later);
+    PB_REQUIRE(req(d.port, "GET", "/admin/v1/keys", later, NULL, NULL, &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 403);
+    hres_free(&r);
+    {
+        pb_key_row k, mine;
+        char h[65];
+        pb_apikey_hash(key, strlen(key), h);
+        PB_REQUIRE(pb_as_key_get_by_hash(d.db, h, &mine, NULL) == 0);
+        memset(&k, 0, sizeof k);
+        pb_uuid4(k.id);
+        pb_strlcpy(k.user_id, mine.user_id, sizeof k.user_id);
+        memcpy(k.prefix, later, PB_KEY_PREFIX_LEN);
+        pb_apikey_hash(later, strlen(later), k.key_hash);
+        pb_strlcpy(k.scopes, "keys:admin", sizeof k.scopes);
+        k.created_at = pb_now_us();
+        PB_REQUIRE(pb_as_key_insert(d.db, &k, NULL) == 0); /* as another process would */
+    }
+    PB_REQUIRE(req(d.port, "GET", "/admin/v1/keys", later, NULL, NULL, &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 403); /* still the cached verdict (at most 60 s) */
+    hres_free(&r);
+    /* creating a key through this daemon drops the negative cache */
+    PB_REQUIRE(req(d.port, "POST", "/admin/v1/keys", key, NULL, "{\"scopes\":\"search:read\"}", &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 201);
+    hres_free(&r);
+    PB_REQUIRE(req(d.port, "GET", "/admin/v1/keys", later, NULL, NULL, &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 200);
+    hres_free(&r);
+
+    /* 30 failures from 127.0.0.1 (two were spent above on `later`), then 429 */
+    int refused = 0, throttled_at = -1;
+    for (int i = 0; i < 40 && throttled_at < 0; i++) {
+        pb_apikey_generate(bad, sizeof bad);
+        PB_REQUIRE(req(d.port, "GET", "/admin/v1/keys", bad, NULL, NULL, &r) == 0);
+        if (r.status == 403) refused++;
+        if (r.status == 429) {
+            throttled_at = i;
+            PB_CHECK_STR(pb_buf_cstr(&r.body), "{\"error_code\":5900,\"error_message\":\"RATE_LIMIT_EXCEEDED\"}");
+            PB_CHECK(hdr(&r, "Retry-After", v, sizeof v) && atoi(v) >= 1 && atoi(v) <= 2);
+        }
+        hres_free(&r);
+    }
+    PB_CHECK_EQ_INT(refused, 28);
+    PB_CHECK_EQ_INT(throttled_at, 28);
+    /* the validated key still works from the same address */
+    PB_REQUIRE(req(d.port, "GET", "/admin/v1/keys", key, NULL, NULL, &r) == 0);
+    PB_CHECK_EQ_INT(r.status, 200);
+    hres_free(&r);
+    daemon_down(&d);
+}

@@ -1,8 +1,10 @@
 /* Deliveries: signing, retry schedule, SSRF guard and formats (no store). */
 #include "test.h"
 
+#include "core/config.h"
 #include "core/util.h"
 #include "deliver/format.h"
+#include "deliver/module.h"
 #include "deliver/retry.h"
 #include "deliver/sign.h"
 #include "deliver/ssrf.h"
@@ -294,4 +296,66 @@ PB_TEST(deliver_standard_body_always_json)
         cJSON_Delete(j);
     }
     pb_buf_free(&b);
+}
+
+/* The deliveries' settings live in the configuration table: defaults, PB_DELIVER_* environment
+ * names, bounds, and a schedule check that agrees with the engine's parser. */
+PB_TEST(deliver_settings_come_from_the_config_table)
+{
+    pb_config c;
+    pb_config_defaults(&c);
+    pb_deliver_options o;
+    pb_deliver_options_from_config(&c, NULL, NULL, &o);
+    PB_CHECK_EQ_INT(o.workers, 2);
+    PB_CHECK_EQ_INT(o.batch, 64);
+    PB_CHECK_EQ_INT(o.lease_s, 60);
+    PB_CHECK_EQ_INT(o.timeout_ms, 15000);
+    PB_CHECK_EQ_INT(o.poll_ms, 50);
+    PB_CHECK_EQ_INT(o.disable_after_s, 5LL * 86400);
+    PB_CHECK_EQ_INT(o.retention_days, 30);
+    PB_REQUIRE(o.schedule != NULL);
+    pb_retry_schedule got, def;
+    pb_retry_default(&def);
+    PB_REQUIRE(pb_retry_parse(o.schedule, &got) == 0);
+    PB_CHECK_EQ_INT(got.n, def.n);
+    PB_CHECK(memcmp(got.delay_s, def.delay_s, sizeof def.delay_s) == 0);
+
+    /* The environment names the tests and operators have always used. */
+    setenv("PB_DELIVER_SCHEDULE", "0,1,1", 1);
+    setenv("PB_DELIVER_LEASE_S", "3", 1);
+    setenv("PB_DELIVER_WORKERS", "4", 1);
+    setenv("PB_DELIVER_DISABLE_AFTER", "2h", 1);
+    pb_error err = {0};
+    int rc = pb_config_apply_env(&c, &err);
+    unsetenv("PB_DELIVER_SCHEDULE");
+    unsetenv("PB_DELIVER_LEASE_S");
+    unsetenv("PB_DELIVER_WORKERS");
+    unsetenv("PB_DELIVER_DISABLE_AFTER");
+    PB_REQUIRE(rc == 0);
+    pb_deliver_options_from_config(&c, NULL, NULL, &o);
+    PB_CHECK_STR(o.schedule, "0,1,1");
+    PB_CHECK_EQ_INT(o.lease_s, 3);
+    PB_CHECK_EQ_INT(o.workers, 4);
+    PB_CHECK_EQ_INT(o.disable_after_s, 7200);
+
+    /* Bounds and the schedule's shape, with the key named in the error. */
+    const char *bad_schedules[] = {"0,5x", "0,,5", "0,31d", "-1", "0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+                                                                   "1,1,1,1,1,1,1"};
+    for (size_t i = 0; i < sizeof bad_schedules / sizeof *bad_schedules; i++) {
+        pb_error e = {0};
+        PB_CHECK(pb_config_set(&c, "deliver_schedule", bad_schedules[i], &e) == PB_ECONFIG);
+        PB_CHECK_STR(e.field, "deliver_schedule");
+        PB_CHECK(pb_retry_parse(bad_schedules[i], &got) != 0); /* the engine agrees */
+    }
+    PB_CHECK(pb_config_set(&c, "deliver_schedule", "0,5s,5m,30d", &err) == 0);
+    PB_CHECK(pb_retry_parse(c.deliver_schedule, &got) == 0 && got.n == 4 && got.delay_s[3] == 30LL * 86400);
+    PB_CHECK(pb_config_set(&c, "deliver_schedule", "", &err) == 0);
+    pb_deliver_options_from_config(&c, NULL, NULL, &o);
+    PB_CHECK(o.schedule == NULL); /* empty: the default ladder */
+    PB_CHECK(pb_config_set(&c, "deliver_workers", "0", &err) == PB_ECONFIG);
+    PB_CHECK(pb_config_set(&c, "deliver_workers", "33", &err) == PB_ECONFIG);
+    PB_CHECK(pb_config_set(&c, "deliver_timeout_ms", "99", &err) == PB_ECONFIG);
+    PB_CHECK(pb_config_set(&c, "deliver_lease_s", "5m", &err) == 0 && c.deliver_lease_s == 300);
+    PB_CHECK(pb_config_set(&c, "deliver_batch", "1025", &err) == PB_ECONFIG);
+    PB_CHECK(pb_config_set(&c, "deliver_poll_ms", "0", &err) == PB_ECONFIG);
 }
