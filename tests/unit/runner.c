@@ -65,6 +65,19 @@ static int is_pg_store(void)
 /* PostgreSQL: each store test gets its own fresh database cloned from nothing; the base URL
  * in PB_TEST_STORE must allow CREATE DATABASE. With create == 0 the database is only
  * dropped (after the test, so hundreds of store tests do not pile up databases). */
+/* PostgreSQL store tests copy one migrated template database (CREATE DATABASE ... TEMPLATE)
+ * instead of migrating a new database per test: a copy is a file copy, migrations are not. */
+static char pg_template[64];
+
+/* The base URL with its database name replaced by name (postgres://.../dbname[?...]). */
+static void pg_url_for(const char *base, const char *name, char *out, size_t outlen)
+{
+    const char *slash = strrchr(base, '/');
+    size_t keep = slash ? (size_t)(slash - base) + 1 : strlen(base);
+    const char *q = strchr(slash ? slash : base, '?');
+    snprintf(out, outlen, "%.*s%s%s", (int)keep, base, name, q ? q : "");
+}
+
 static int pg_fresh_db(const char *base, const char *name, int create)
 {
     pb_db *db = NULL;
@@ -76,7 +89,10 @@ static int pg_fresh_db(const char *base, const char *name, int create)
     /* FORCE: a crashed test's backends may not have noticed their client is gone yet. */
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
     if (!rc) rc = pb_conn_exec(c, sql, NULL, 0, NULL, &err);
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    if (pg_template[0] && strcmp(name, pg_template) != 0)
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s TEMPLATE %s", name, pg_template);
+    else
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
     if (!rc && create) rc = pb_conn_exec(c, sql, NULL, 0, NULL, &err);
     if (rc) fprintf(stderr, "    cannot %s test database: %s\n", create ? "create" : "drop", err.msg);
     pb_db_release(db, c);
@@ -103,11 +119,7 @@ static int setup_store(int idx)
         char name[64];
         pg_db_name(name, sizeof name, (int)getpid(), idx);
         if (pg_fresh_db(base, name, 1)) return -1;
-        /* Replace the database name at the end of the URL (postgres://.../dbname[?...]). */
-        const char *slash = strrchr(base, '/');
-        size_t keep = slash ? (size_t)(slash - base) + 1 : strlen(base);
-        const char *q = strchr(slash ? slash : base, '?');
-        snprintf(store_url, sizeof store_url, "%.*s%s%s", (int)keep, base, name, q ? q : "");
+        pg_url_for(base, name, store_url, sizeof store_url);
     }
     pb_db *db = NULL;
     pb_error err = {0};
@@ -130,6 +142,22 @@ int main(int argc, char **argv)
     const char *lvl = getenv("PB_TEST_LOG");
     pb_log_level = lvl ? pb_log_level_parse(lvl) : PB_LOG_OFF;
     int store_only = getenv("PB_TEST_STORE_ONLY") != NULL;
+    if (is_pg_store()) {
+        const char *base = getenv("PB_TEST_STORE");
+        char url[1024];
+        pb_db *tdb = NULL;
+        pb_error terr = {0};
+        snprintf(pg_template, sizeof pg_template, "pbtpl_%d", (int)getpid());
+        pg_url_for(base, pg_template, url, sizeof url);
+        int trc = pg_fresh_db(base, pg_template, 1);
+        if (!trc) trc = pb_db_open(url, &(pb_db_options){.pool_size = 1}, &tdb, &terr);
+        if (!trc) trc = pb_db_migrate(tdb, &terr);
+        pb_db_free(tdb); /* no connection may stay open on a template being copied */
+        if (trc) {
+            fprintf(stderr, "cannot prepare the PostgreSQL template database: %s\n", terr.msg);
+            pg_template[0] = '\0'; /* fall back to migrating each test database */
+        }
+    }
     for (int i = 0; i < ntests; i++) {
         int selected = argc < 2;
         for (int a = 1; a < argc && !selected; a++) selected = strstr(tests[i].name, argv[a]) != NULL;
@@ -164,6 +192,12 @@ int main(int argc, char **argv)
             pg_fresh_db(getenv("PB_TEST_STORE"), name, 0);
         }
         nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    if (pg_template[0]) {
+        char tpl_name[64];
+        pb_strlcpy(tpl_name, pg_template, sizeof tpl_name);
+        pg_template[0] = '\0';
+        pg_fresh_db(getenv("PB_TEST_STORE"), tpl_name, 0);
     }
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
