@@ -8,6 +8,9 @@ FUZZ_BUILD ?= build-fuzz
 # Makefiles on a machine where deps has not run yet and then clash with a later Ninja configure.
 CMAKE_GEN  := -G Ninja
 FUZZ_SECONDS ?= 60
+# Keep going after a failed compile (ninja -k 0): one broken test file must not stop the
+# daemon binary from being built, so CI still runs every suite that can run.
+BUILD_FLAGS ?= -- -k 0
 
 .PHONY: all deps build asan fuzz-build clients run test fuzz bench clean format
 
@@ -28,13 +31,13 @@ $(FUZZ_BUILD)/build.ninja: | deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPB_FUZZ=ON >/dev/null
 
 build: deps $(BUILD)/build.ninja
-	cmake --build $(BUILD)
+	cmake --build $(BUILD) $(BUILD_FLAGS)
 
 asan: deps $(ASAN_BUILD)/build.ninja
-	cmake --build $(ASAN_BUILD)
+	cmake --build $(ASAN_BUILD) $(BUILD_FLAGS)
 
 fuzz-build: deps $(FUZZ_BUILD)/build.ninja
-	cmake --build $(FUZZ_BUILD)
+	cmake --build $(FUZZ_BUILD) $(BUILD_FLAGS)
 
 # Test clients from the npm registry, exactly as pinned by the committed lock file.
 clients: tests/clients/node_modules/.package-lock.json

@@ -8,7 +8,7 @@
 # on SQLite and on PostgreSQL (started from Debian's packages through tests/pg.sh). Peer: nginx
 # serving the very same response bytes from files (the cost of HTTP + bytes alone), same run.
 # wrk -t2, BENCH_SECONDS per run (default 3), median of BENCH_RUNS (3) after a 1 s warm-up.
-# Report: bench/results/api.md.
+# Report: bench/results/api.md (BENCH_OUT=FILE writes elsewhere, e.g. for A/B runs of two builds).
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -19,7 +19,7 @@ RUNS=${BENCH_RUNS:-3}
 ITEMS=${BENCH_ITEMS:-100000}
 BACKENDS=${BENCH_BACKENDS:-"sqlite postgres"}
 DCONNS=${BENCH_DETAIL_CONNS:-32}
-OUT=$ROOT/bench/results/api.md
+OUT=${BENCH_OUT:-$ROOT/bench/results/api.md}
 for t in wrk curl python3 cc; do
   command -v "$t" >/dev/null 2>&1 || { echo "bench api: $t not installed"; exit 1; }
 done
@@ -117,6 +117,9 @@ run_backend() { # sqlite|postgres
   "$TMP/seed" "$store" bench "$P" "$uid" "$ITEMS" || return 1
   t1=$(date +%s%N)
   SEEDMS[$b]=$(( (t1 - t0) / 1000000 ))
+  if [ "$b" = postgres ]; then # which storage the list pages read (migration 0009: jsonb -> text)
+    echo "bench api [postgres]: work_plane.items.raw is $(psql "$store" -tAc "SELECT data_type FROM information_schema.columns WHERE table_schema='work_plane' AND table_name='items' AND column_name='raw'")"
+  fi
   # ids for detail reads: 1000 from the newest page and 1000 from the oldest
   local base_path="/api/v1/workspaces/bench/projects/$P/work-items/"
   local pages=$(( (ITEMS + 99) / 100 ))

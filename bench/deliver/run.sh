@@ -10,7 +10,7 @@
 #      commit -> receipt;
 #   4. peer: a plain Node.js keep-alive sender (peer_sender.mjs: signs like planebridge, no
 #      durable queue, no retries, no log) to the same receiver, same count.
-# Writes bench/results/deliver.md. Environment: PB_BIN (default build/planebridge),
+# Writes bench/results/deliver.md (or BENCH_OUT). Environment: PB_BIN (default build/planebridge),
 # BENCH_N (20000), BENCH_RATE (1000), BENCH_SECS (10), PB_DELIVER_WORKERS (2).
 set -u
 cd "$(dirname "$0")/../.."
@@ -22,7 +22,7 @@ RATE=${BENCH_RATE:-1000}
 SECS=${BENCH_SECS:-10}
 WORKERS=${PB_DELIVER_WORKERS:-2}
 RECV="$ROOT/tests/clients/deliver_receiver.mjs"
-OUT="$ROOT/bench/results/deliver.md"
+OUT=${BENCH_OUT:-$ROOT/bench/results/deliver.md}
 [ -x "$PB_BIN" ] || { echo "no binary at $PB_BIN (build first)"; exit 1; }
 
 T=$(mktemp -d /tmp/pb-bench-deliver.XXXXXX)
@@ -122,8 +122,8 @@ cat >"$OUT" <<EOF
 # Outbound deliveries benchmark (bench/deliver/run.sh)
 
 Machine: $(nproc) CPUs ($CPU), shared with other work (load average at start: $LOAD); loopback only.
-Store: SQLite, WAL, synchronous=FULL (every claim and every result batch is an fsync'd
-commit). Daemon: release build, $WORKERS delivery workers, batch 64, log_level=warn.
+Store: SQLite, WAL, synchronous=FULL (every claim and every result batch is in an fsync'd
+commit; a full round's result commit also claims the next batch). Daemon: release build, $WORKERS delivery workers, batch 64, log_level=warn.
 Receiver: tests/clients/deliver_receiver.mjs (Node.js $(node --version), one process, keep-alive).
 Generated $(date -u +%Y-%m-%dT%H:%M:%SZ) with BENCH_N=$N BENCH_RATE=$RATE BENCH_SECS=$SECS.
 

@@ -10,7 +10,8 @@
 # and reports, for a 60/min upstream, the floor wall time of the 1000-item template: its
 # request count beyond the first window divided by the budget. FULL=1 also runs the
 # 1000-item template against a real 60/min upstream (about 17 minutes).
-# Writes bench/results/populate.md. Environment: PB_BIN (default build/planebridge).
+# Writes bench/results/populate.md. Environment: PB_BIN (default build/planebridge);
+# KEEP_TMP=1 keeps the temp dir (stores, daemon logs, apply JSON) for inspection.
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -23,7 +24,7 @@ T=$(mktemp -d)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  rm -rf "$T"
+  if [ "${KEEP_TMP:-0}" = 1 ]; then echo "populate bench: kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 
@@ -139,9 +140,10 @@ full_line="not run (FULL=1 runs it: about 17 minutes)"
 if [ "${FULL:-0}" = 1 ]; then
   start_upstream "$T/up3" 60
   FPORT=$UP_PORT FKEY=$UP_KEY
+  echo "60/min run: $N items against 127.0.0.1:$FPORT (dir $T/up3), started $(date -u +%H:%M:%SZ)"
   t0=$(now)
   PB_UPSTREAM_API_KEY=$FKEY "$BIN" apply "$T/tpl/big.yaml" --workspace op --vars "$T/tpl/vars.yaml" --instance full \
-    --upstream "http://127.0.0.1:$FPORT" --upstream-workspace up > "$T/full.json"
+    --upstream "http://127.0.0.1:$FPORT" --upstream-workspace up > "$T/full.json" || { echo "60/min apply failed"; exit 1; }
   t1=$(now)
   full_line="$(python3 -c "print(round(($t1-$t0)/60,2))") min, $(jget "$T/full.json" "['requests']['total']") requests, $(jget "$T/full.json" "['requests']['throttled']") x 429"
 fi

@@ -1,5 +1,6 @@
 /* api/common: shared helpers of the Plane-compatible API. See common.h. */
 #include "api/common.h"
+#include "store/sync_store.h"
 
 #include "auth/auth.h"
 #include "core/log.h"
@@ -245,6 +246,16 @@ int pb_api_begin(pb_api_req *a, pb_req *req, pb_resp *resp, void *ctx, unsigned 
         if (rc) {
             a->conn = NULL;
             pb_api_fail(resp, rc, &err);
+            return 1;
+        }
+        /* A mirrored workspace is read-only here: its rows belong to the upstream Plane, and a
+         * local write would diverge from it (and be overwritten by the next sync). Writing
+         * through to the upstream (policy explicit/enabled, via the writeback gate) is not
+         * served by this API yet, so every write answers Plane's 403. Fails closed. */
+        const char *m = pb_req_method(req);
+        if (a->slug && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && pb_ss_is_mirror(a->conn, a->slug) != 0) {
+            pb_api_forbidden(resp);
+            pb_api_end(a);
             return 1;
         }
     }

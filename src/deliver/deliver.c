@@ -917,7 +917,24 @@ static int record(pb_deliver *d, pb_conn *c, const char *worker, job *j, const p
     return rc;
 }
 
-int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *worker, int *sent, pb_error *err)
+/* Messages a worker thread claimed inside the transaction that recorded its previous round
+ * (a full round suggests more work: one commit instead of two per round). Owned by the
+ * thread; released back to pending when it stops. */
+typedef struct carry {
+    pb_delivery *ms;
+    size_t n;
+    char owner[160];
+} carry;
+
+/* A unique lease owner per claim: finish/defer only touch rows this very claim holds. */
+static void claim_owner(pb_deliver *d, const char *worker, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s#%lld", d->worker_prefix, worker ? worker : "sync",
+             (long long)atomic_fetch_add(&d->claim_seq, 1));
+}
+
+static int work_round(pb_deliver *d, pb_http_client *client, const char *worker, carry *cy, int *sent,
+                      pb_error *err)
 {
     *sent = 0;
     pb_conn *c = NULL;
@@ -933,7 +950,6 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
     int *ok_status = NULL;
     pb_attempt *atts = NULL;
     char wname[160];
-    snprintf(wname, sizeof wname, "%s/%s", d->worker_prefix, worker ? worker : "sync");
 
     if (!client) {
         pthread_mutex_lock(&d->sync_mu);
@@ -945,21 +961,27 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
         client = d->sync_client;
     }
 
-    /* A unique owner per claim: finish/defer only touch rows this very claim holds. */
-    size_t wl = strlen(wname);
-    snprintf(wname + wl, sizeof wname - wl, "#%lld", (long long)atomic_fetch_add(&d->claim_seq, 1));
     int64_t now = pb_deliver_now(d);
     rc = pb_db_acquire(d->db, &c, err);
     if (rc) goto out;
-    int any = 0;
-    rc = pb_dstore_delivery_due(c, now, &any, err);
-    if (rc || !any) goto out;
-    rc = txn_begin(d, c, err);
-    if (rc) goto out;
-    rc = pb_dstore_delivery_claim(c, now, now + (int64_t)d->lease_s * S_US, wname, d->batch, &ms, &n, err);
-    rc = txn_end(d, c, rc, err);
-    if (rc) goto out;
-    if (n == 0) goto out;
+    if (cy && cy->n) { /* claimed by the previous round's recording transaction */
+        ms = cy->ms;
+        n = cy->n;
+        pb_strlcpy(wname, cy->owner, sizeof wname);
+        cy->ms = NULL;
+        cy->n = 0;
+    } else {
+        claim_owner(d, worker, wname, sizeof wname);
+        int any = 0;
+        rc = pb_dstore_delivery_due(c, now, &any, err);
+        if (rc || !any) goto out;
+        rc = txn_begin(d, c, err);
+        if (rc) goto out;
+        rc = pb_dstore_delivery_claim(c, now, now + (int64_t)d->lease_s * S_US, wname, d->batch, &ms, &n, err);
+        rc = txn_end(d, c, rc, err);
+        if (rc) goto out;
+        if (n == 0) goto out;
+    }
 
     jobs = calloc(n, sizeof *jobs);
     reqs = calloc(n, sizeof *reqs);
@@ -1056,7 +1078,19 @@ int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *work
     }
     if (!rc) rc = flush_ok(c, wname, &batch, done, err);
     if (!rc) rc = pb_dstore_attempt_insert_many(c, batch.atts, batch.natt, err);
+    if (!rc && began && cy && n == (size_t)d->batch && !atomic_load(&d->stop)) {
+        /* A full round: claim the next batch in the same commit. */
+        int64_t cnow = pb_deliver_now(d);
+        claim_owner(d, worker, cy->owner, sizeof cy->owner);
+        rc = pb_dstore_delivery_claim(c, cnow, cnow + (int64_t)d->lease_s * S_US, cy->owner, d->batch, &cy->ms,
+                                      &cy->n, err);
+    }
     if (began) rc = txn_end(d, c, rc, err);
+    if (rc && cy) { /* rolled back: nothing was claimed */
+        pb_delivery_free_array(cy->ms, cy->n);
+        cy->ms = NULL;
+        cy->n = 0;
+    }
     for (size_t q = 0; q < nsent; q++) pb_http_response_free(&resps[q]);
     if (disabled) pb_deliver_kick(d);
 out:
@@ -1074,6 +1108,32 @@ out:
     if (c) pb_db_release(d->db, c);
     if (locked_sync) pthread_mutex_unlock(&d->sync_mu);
     return rc;
+}
+
+int pb_deliver_work_once(pb_deliver *d, pb_http_client *client, const char *worker, int *sent, pb_error *err)
+{
+    return work_round(d, client, worker, NULL, sent, err);
+}
+
+/* Puts a stopping worker's carried claim back to pending (else it would wait for its lease). */
+static void carry_release(pb_deliver *d, carry *cy)
+{
+    if (!cy->n) return;
+    pb_conn *c = NULL;
+    pb_error err = {0};
+    int64_t now = pb_deliver_now(d);
+    int rc = pb_db_acquire(d->db, &c, &err);
+    if (!rc) rc = txn_begin(d, c, &err);
+    if (!rc) {
+        for (size_t i = 0; i < cy->n && !rc; i++)
+            rc = pb_dstore_delivery_defer(c, cy->ms[i].id, cy->owner, cy->ms[i].next_attempt_at, now, &err);
+        rc = txn_end(d, c, rc, &err);
+    }
+    if (c) pb_db_release(d->db, c);
+    if (rc) PB_LOG(PB_LOG_WARN, "cannot release claimed deliveries (their lease will expire)", PB_LS("error", err.msg));
+    pb_delivery_free_array(cy->ms, cy->n);
+    cy->ms = NULL;
+    cy->n = 0;
 }
 
 static int maintain(pb_deliver *d, int retention, pb_error *err)
@@ -1144,14 +1204,17 @@ static void *worker_main(void *arg)
         PB_LOG(PB_LOG_ERROR, "delivery worker cannot start", PB_LS("error", err.msg));
         return NULL;
     }
+    carry cy;
+    memset(&cy, 0, sizeof cy);
     while (!atomic_load(&d->stop)) {
         unsigned seen = wake_seq(d);
         int sent = 0;
         pb_error_clear(&err);
-        if (pb_deliver_work_once(d, client, name, &sent, &err))
+        if (work_round(d, client, name, &cy, &sent, &err))
             PB_LOG(PB_LOG_WARN, "delivery round failed", PB_LS("error", err.msg));
-        if (sent == 0) idle_wait(d, d->poll_ms, seen);
+        if (sent == 0 && cy.n == 0) idle_wait(d, d->poll_ms, seen);
     }
+    carry_release(d, &cy);
     pb_http_client_free(client);
     return NULL;
 }

@@ -668,6 +668,18 @@ int pb_ss_budget_put(pb_db *db, const char *key, const pb_ss_budget *b, int64_t 
     return rc;
 }
 
+int pb_ss_is_mirror(pb_conn *c, const char *slug)
+{
+    int64_t n = 0;
+    pb_val p[] = {PB_TEXT(slug)};
+    if (!slug) return 0;
+    int rc = pb_conn_query_int(c,
+                               "SELECT COUNT(*) FROM work_plane.installations WHERE workspace_slug = $1 AND "
+                               "auth_kind <> 'none' AND upstream_url IS NOT NULL",
+                               p, 1, &n, NULL);
+    return rc ? rc : n > 0;
+}
+
 int pb_ss_write_blocked(pb_conn *c, const char *slug)
 {
     int64_t n = 0;

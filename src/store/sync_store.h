@@ -46,6 +46,9 @@ int pb_ss_writeback_policy(pb_conn *c, const char *slug, char *out, size_t outle
  * 'disabled': the Plane-compatible API must answer writes with 403. 0 otherwise (and on any
  * store error: the caller's own checks still apply). */
 int pb_ss_write_blocked(pb_conn *c, const char *slug);
+/* 1 when slug is a mirrored workspace (an upstream Plane is connected), whatever its
+ * writeback policy; 0 for a standalone workspace or an unknown slug; <0 on a store error. */
+int pb_ss_is_mirror(pb_conn *c, const char *slug);
 
 /* ---------------------------------------------------------------- cursors */
 typedef struct pb_ss_cursor {

@@ -42,7 +42,7 @@ cleanup() {
   if [ -n "$PGDB" ] && [ -n "${PB_TEST_PG_URL:-}" ]; then
     psql -q "$PB_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1
   fi
-  rm -rf "$TMP"
+  if [ -n "${PB_TEST_KEEP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 

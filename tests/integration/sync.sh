@@ -257,7 +257,13 @@ seen() { curl -s -H "X-Api-Key: $BKEY" "$B/api/v1/workspaces/acme/projects/$PID_
 check scheduled_sync_picks_up_change wait_for seen
 CODE=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-Api-Key: $BKEY" -H 'Content-Type: application/json' \
   -d '{"name":"local write"}' "$B/api/v1/workspaces/acme/projects/$PID_P/work-items/")
-if [ "$CODE" = 403 ]; then ok mirror_write_403; else echo "SKIP mirror_write_403 (API answers $CODE: writeback_policy check not in the API yet)"; fi
+if [ "$CODE" = 403 ]; then ok mirror_write_403; else ko mirror_write_403 "API answered $CODE"; fi
+# Still 403 with an explicit writeback policy: write-through to the upstream is not served by
+# the API, and a local write would diverge from the upstream.
+pb b workspace policy acme explicit >/dev/null 2>&1 || true
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH -H "X-Api-Key: $BKEY" -H 'Content-Type: application/json' \
+  -d '{"name":"local patch"}' "$B/api/v1/workspaces/acme/projects/$PID_P/work-items/$ISS/")
+if [ "$CODE" = 403 ]; then ok mirror_patch_403_explicit; else ko mirror_patch_403_explicit "API answered $CODE"; fi
 
 # ------------------------------------------------------------------ PostgreSQL (backfill + verify)
 if [ -n "${PB_TEST_PG_URL:-}" ]; then

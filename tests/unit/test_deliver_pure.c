@@ -339,8 +339,10 @@ PB_TEST(deliver_settings_come_from_the_config_table)
     PB_CHECK_EQ_INT(o.disable_after_s, 7200);
 
     /* Bounds and the schedule's shape, with the key named in the error. */
-    const char *bad_schedules[] = {"0,5x", "0,,5", "0,31d", "-1", "0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
-                                                                   "1,1,1,1,1,1,1"};
+    /* The last one has 33 steps, one more than the engine takes. */
+    const char *bad_schedules[] = {"0,5x", "0,,5", "0,31d", "-1",
+                                   ("0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+                                    "1,1,1,1,1,1,1")};
     for (size_t i = 0; i < sizeof bad_schedules / sizeof *bad_schedules; i++) {
         pb_error e = {0};
         PB_CHECK(pb_config_set(&c, "deliver_schedule", bad_schedules[i], &e) == PB_ECONFIG);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define S 1000000LL
 
@@ -933,5 +934,45 @@ PB_STORE_TEST(deliver_msg_ids_follow_the_outbox_order)
     PB_CHECK_EQ_INT(fanned, 3);
     PB_CHECK_EQ_INT(count_sql(&f, "SELECT COUNT(*) FROM ops.deliveries", NULL), 6);
     PB_CHECK_EQ_INT(count_sql(&f, "SELECT COUNT(*) FROM ops.deliveries WHERE status = 'succeeded'", NULL), 6);
+    fx_close(&f);
+}
+
+/* The worker threads with full rounds (batch 1): each round's recording transaction claims the
+ * next message; stopping the threads puts a carried claim back to pending (nothing is left
+ * leased), and what was not sent yet goes out once afterwards. */
+PB_STORE_TEST(deliver_threads_carry_claims_and_release_them_on_stop)
+{
+    fx f;
+    PB_REQUIRE(fx_open(&f) == 0);
+    pb_hook h;
+    char secret[PB_SW_SECRET_MAX];
+    PB_REQUIRE(add_hook(&f, "standard", NULL, "/a", &h, secret) == 0);
+    for (int i = 0; i < 6; i++) PB_REQUIRE(emit(&f, "issue.created", "p1", "i", "{\"id\":\"i\"}") == 0);
+    pb_deliver_options o = {.db = f.db,
+                            .vault = f.vault,
+                            .ssrf_allow = "127.0.0.1/32",
+                            .workers = 1,
+                            .batch = 1,
+                            .poll_ms = 5,
+                            .timeout_ms = 5000,
+                            .now = fx_clock,
+                            .now_ctx = &f};
+    pb_deliver *d2 = NULL;
+    pb_error err = {0};
+    PB_REQUIRE(pb_deliver_new(&o, &d2, &err) == 0);
+    PB_REQUIRE(pb_deliver_start(d2, &err) == 0);
+    for (int i = 0; i < 2000 && trecv_count(f.rx) < 2; i++) { /* bounded wait for progress */
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    pb_deliver_stop(d2);
+    pb_deliver_free(d2);
+    PB_CHECK(trecv_count(f.rx) >= 2);
+    PB_CHECK_EQ_INT(count_sql(&f, "SELECT COUNT(*) FROM ops.deliveries WHERE status = 'sending'", NULL), 0);
+    for (int i = 0; i < 10 && count_sql(&f, "SELECT COUNT(*) FROM ops.deliveries WHERE status = 'pending'", NULL) > 0;
+         i++)
+        pump(&f);
+    PB_CHECK_EQ_INT(count_sql(&f, "SELECT COUNT(*) FROM ops.deliveries WHERE status = 'succeeded'", NULL), 6);
+    PB_CHECK_EQ_INT(trecv_count(f.rx), 6); /* each exactly once */
     fx_close(&f);
 }
