@@ -39,7 +39,9 @@ for bin in "${targets[@]}"; do
     pass=$((pass + 1))
   else
     echo "FAIL $name (exit $rc; artifacts in $ART)"
-    grep -E 'ERROR|SUMMARY|^==|Test unit written|timed out' "$log" | head -n 20
+    # The sanitizer/libFuzzer report (stack included), without the progress lines.
+    grep -vE '^(#[0-9]+|INFO:|MERGE|\s*$)' "$log" | grep -A60 -m1 -E 'ERROR|timed out|deadly' | head -n 70
+    grep -E 'Test unit written' "$log"
     fail=$((fail + 1))
   fi
   rm -rf "$work"
