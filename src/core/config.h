@@ -42,6 +42,15 @@ typedef struct pb_config {
     int deliver_timeout_ms;           /* deliver_timeout_ms: ms per outbound request */
     int deliver_poll_ms;              /* deliver_poll_ms: ms idle delivery threads wait between polls */
     int deliver_disable_after_s;      /* deliver_disable_after: seconds failing before auto-disable */
+    int ingest_workers;               /* ingest_workers: webhook worker threads (0 = none) */
+    int ingest_coalesce_ms;           /* ingest_coalesce_ms: minimum job age before a claim */
+    int ingest_lease_ms;              /* ingest_lease_ms: worker lease on claimed jobs */
+    int ingest_max_pending;           /* ingest_max_pending: jobs waiting for a group commit (503 past it) */
+    int ingest_bg_checkpoint;         /* ingest_bg_checkpoint: SQLite WAL checkpoints off the commit path */
+    int ingest_committers;            /* ingest_committers: group-commit threads (0 = per backend) */
+    int64_t ingest_max_body;          /* ingest_max_body: bytes of one webhook body */
+    int64_t ingest_max_backlog;       /* ingest_max_backlog: stored jobs waiting (503 past it; 0 = no bound) */
+    int ingest_nostore;               /* ingest_nostore: benchmark ceiling, answer without storing */
 } pb_config;
 
 typedef enum { PB_CFGT_STRING, PB_CFGT_INT, PB_CFGT_SIZE, PB_CFGT_DURATION, PB_CFGT_LOGLEVEL } pb_cfg_type;

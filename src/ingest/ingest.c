@@ -295,31 +295,27 @@ pb_ingest *pb_ingest_instance(void)
     return g_ingest;
 }
 
-static int64_t env_int(const char *name, int64_t def, int64_t min, int64_t max)
-{
-    const char *v = getenv(name);
-    int64_t x = def;
-    if (v && v[0] && pb_parse_i64(v, min, max, &x) != 0) {
-        PB_LOG(PB_LOG_WARN, "ingest: ignoring invalid environment value", PB_LS("name", name));
-        x = def;
-    }
-    return x;
-}
-
 static int mod_init(pb_app *app, pb_error *err)
 {
     if (!app->db || !app->srv) return 0; /* nothing to receive into or from */
     pb_im_init();
+    /* The knobs come from the config table (ingest_* keys, PB_INGEST_* environment). */
+    pb_config defaults;
+    const pb_config *cfg = app->cfg;
+    if (!cfg) {
+        pb_config_defaults(&defaults);
+        cfg = &defaults;
+    }
     pb_ingest_options o = {0};
-    o.max_body = (size_t)env_int("PB_INGEST_MAX_BODY", 512 * 1024, 1024, 64 << 20);
-    o.max_pending = (int)env_int("PB_INGEST_MAX_PENDING", 4096, 1, 1 << 20);
-    o.no_store = (int)env_int("PB_INGEST_NOSTORE", 0, 0, 1);
-    o.bg_checkpoint = (int)env_int("PB_INGEST_BG_CHECKPOINT", 1, 0, 1);
-    o.committers = (int)env_int("PB_INGEST_COMMITTERS", 0, 0, 16);
-    o.max_backlog = env_int("PB_INGEST_MAX_BACKLOG", 1000000, 0, INT64_MAX);
-    o.worker.threads = (int)env_int("PB_INGEST_WORKERS", 2, 0, 32);
-    o.worker.coalesce_ms = env_int("PB_INGEST_COALESCE_MS", 100, 0, 60000);
-    o.worker.lease_ms = env_int("PB_INGEST_LEASE_MS", 30000, 100, 3600000);
+    o.max_body = (size_t)cfg->ingest_max_body;
+    o.max_pending = cfg->ingest_max_pending;
+    o.no_store = cfg->ingest_nostore;
+    o.bg_checkpoint = cfg->ingest_bg_checkpoint;
+    o.committers = cfg->ingest_committers;
+    o.max_backlog = cfg->ingest_max_backlog;
+    o.worker.threads = cfg->ingest_workers;
+    o.worker.coalesce_ms = cfg->ingest_coalesce_ms;
+    o.worker.lease_ms = cfg->ingest_lease_ms;
     o.run_worker = o.worker.threads > 0;
     if (o.no_store)
         PB_LOG(PB_LOG_WARN, "ingest: PB_INGEST_NOSTORE=1: webhooks are NOT stored (benchmark mode)");

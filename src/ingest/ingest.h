@@ -15,12 +15,12 @@
  * Module (pb_module_ingest): init builds the receiver over app->db with secrets from the
  * vault (app->vault, via tokens_ref) and registers the route; start runs the committer and
  * the worker threads; stop drains both (after the HTTP server has drained).
- * Environment knobs (read at init): PB_INGEST_WORKERS (worker threads, 0 = none, default 2),
- * PB_INGEST_COALESCE_MS (default 100), PB_INGEST_LEASE_MS (default 30000),
- *PB_INGEST_MAX_PENDING (default 4096),
- * PB_INGEST_BG_CHECKPOINT (SQLite; default 1), PB_INGEST_COMMITTERS (0 = default), PB_INGEST_MAX_BODY (bytes,
- *default 512 KiB), PB_INGEST_MAX_BACKLOG (default 1000000), PB_INGEST_NOSTORE=1 (benchmark ceiling only:
- *verify + parse + key, answer 200 WITHOUT storing — never for production). */
+ * Knobs (read at init from app->cfg: the config table's ingest_* keys, environment
+ * PB_INGEST_*, see `planebridge config --help`): ingest_workers (worker threads, 0 = none,
+ * default 2), ingest_coalesce_ms (100), ingest_lease_ms (30000), ingest_max_pending (4096),
+ * ingest_bg_checkpoint (SQLite; 1), ingest_committers (0 = default), ingest_max_body (512 KiB),
+ * ingest_max_backlog (1000000), ingest_nostore=1 (benchmark ceiling only: verify + parse + key,
+ * answer 200 WITHOUT storing — never for production). */
 #ifndef PB_INGEST_INGEST_H
 #define PB_INGEST_INGEST_H
 

@@ -9,6 +9,7 @@
 #include "http/client.h"
 #include "http/server.h"
 #include "store/auth_store.h"
+#include "store/mirror_store.h"
 #include "sync/governor.h"
 
 #include <stdio.h>
@@ -312,6 +313,29 @@ int pb_pop_target_gate(pb_pop_target *t, const char *action, pb_error *err)
     return rc;
 }
 
+/* Echo suppression: remembers that planebridge itself wrote this object version upstream, so
+ * the upstream's webhook echo of the write updates the mirror without emitting an event
+ * (ingest/apply.h step 6). ans: the upstream's answer (the object with id and updated_at).
+ * Best effort: a failure only costs a duplicate event later, never the write. */
+static void note_self_write(pb_pop_target *t, const cJSON *ans)
+{
+    if (!cJSON_IsObject(ans)) return;
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(ans, "id");
+    const cJSON *up = cJSON_GetObjectItemCaseSensitive(ans, "updated_at");
+    int64_t updated_at = 0;
+    if (!cJSON_IsString(id) || !pb_uuid_valid(id->valuestring) || !cJSON_IsString(up) ||
+        pb_time_parse(up->valuestring, &updated_at) != 0)
+        return;
+    pb_conn *c = NULL;
+    pb_error e = {0};
+    int rc = pb_db_acquire(t->db, &c, &e);
+    if (!rc) rc = pb_mirror_self_write_note(c, id->valuestring, updated_at, pb_now_us(), &e);
+    if (c) pb_db_release(t->db, c);
+    if (rc)
+        PB_LOG(PB_LOG_WARN, "populate: cannot record own upstream write", PB_LS("object_id", id->valuestring),
+               PB_LS("error", e.msg));
+}
+
 int pb_pop_call(pb_pop_target *t, const char *method, const char *path, const cJSON *body, int *status, cJSON **json,
                 pb_error *err)
 {
@@ -339,7 +363,15 @@ int pb_pop_call(pb_pop_target *t, const char *method, const char *path, const cJ
         if (is_write) t->st.writes++;
         else t->st.reads++;
     } else {
-        rc = call_remote(t, method, pb_buf_cstr(&url), b, b ? strlen(b) : 0, status, json, err);
+        /* a write's answer is always parsed: it carries the id and updated_at to remember */
+        cJSON *ans = NULL;
+        rc = call_remote(t, method, pb_buf_cstr(&url), b, b ? strlen(b) : 0, status,
+                         json || is_write ? &ans : NULL, err);
+        if (!rc && is_write && *status >= 200 && *status < 300) note_self_write(t, ans);
+        if (json)
+            *json = ans;
+        else
+            cJSON_Delete(ans);
     }
     if (is_write) {
         char detail[400] = "";

@@ -1,12 +1,15 @@
 /* module: the daemon's scheduled sync (pb_module_sync). A background thread syncs every
  * connected workspace on start and then every sync_interval (config, default 300 s); SIGTERM
  * stops it between requests (the run's committed pages are kept, the next start resumes).
- * PB_SYNC_DISABLE=1 turns the scheduler off (the CLI `planebridge sync` still works). */
+ * PB_SYNC_DISABLE=1 turns the scheduler off (the CLI `planebridge sync` still works).
+ * init registers the ingest worker's refetch hook (pb_sync_refetch) for partial or stale
+ * webhook hints of connected workspaces; stop unregisters it. */
 #include "sync/module.h"
 
 #include "auth/vault.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "ingest/ingest.h"
 #include "store/sync_store.h"
 #include "sync/sync.h"
 
@@ -22,6 +25,7 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pb_app *app;
+    volatile int refetch_stop; /* set at stop: a refetch waiting for the budget gives up */
 } g_sync = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static void sync_all(pb_app *app)
@@ -66,6 +70,44 @@ static void *sync_main(void *arg)
     return NULL;
 }
 
+/* The ingest worker's hook (worker threads, after commit, outside any transaction): re-read
+ * the object of a partial or stale hint through the upstream client and its shared governor,
+ * for workspaces connected to an upstream. A workspace that only receives webhooks has no
+ * installation and is skipped. */
+static void sync_refetch(void *ctx, const char *workspace, const char *object_type, const char *object_id,
+                         const char *reason)
+{
+    pb_app *app = ctx;
+    if (!app || !app->vault || g_sync.refetch_stop) return;
+    pb_ss_install *in = NULL;
+    size_t n = 0;
+    pb_error err = {0};
+    if (pb_ss_installs(app->db, workspace, &in, &n, &err) || n == 0) {
+        free(in);
+        return;
+    }
+    free(in);
+    pb_sync_refetch_result res;
+    int rc = pb_sync_refetch(app->db, app->vault, workspace, object_type, object_id, &g_sync.refetch_stop, &res,
+                             &err);
+    if (rc)
+        PB_LOG(PB_LOG_WARN, "sync: refetch failed", PB_LS("workspace", workspace), PB_LS("object_id", object_id),
+               PB_LS("reason", reason ? reason : ""), PB_LS("error", err.msg));
+    else
+        PB_LOG(PB_LOG_DEBUG, "sync: refetched", PB_LS("workspace", workspace), PB_LS("object_id", object_id),
+               PB_LS("reason", reason ? reason : ""), PB_LB("unknown", res.unknown), PB_LI("written", res.written),
+               PB_LI("events", res.events));
+}
+
+static int sync_init(pb_app *app, pb_error *err)
+{
+    (void)err;
+    g_sync.refetch_stop = 0;
+    pb_ingest *ing = pb_ingest_instance();
+    if (ing) pb_ingest_set_refetch(ing, sync_refetch, app);
+    return 0;
+}
+
 static int sync_start(pb_app *app, pb_error *err)
 {
     const char *off = getenv("PB_SYNC_DISABLE");
@@ -85,6 +127,9 @@ static int sync_start(pb_app *app, pb_error *err)
 static void sync_stop(pb_app *app)
 {
     (void)app;
+    g_sync.refetch_stop = 1;
+    pb_ingest *ing = pb_ingest_instance();
+    if (ing) pb_ingest_set_refetch(ing, NULL, NULL);
     if (!g_sync.running) return;
     pthread_mutex_lock(&g_sync.mu);
     g_sync.stop = 1;
@@ -94,4 +139,4 @@ static void sync_stop(pb_app *app)
     g_sync.running = 0;
 }
 
-const pb_module pb_module_sync = {"sync", NULL, sync_start, sync_stop, NULL};
+const pb_module pb_module_sync = {"sync", sync_init, sync_start, sync_stop, NULL};

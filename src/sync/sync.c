@@ -1280,6 +1280,117 @@ int pb_sync_workspace(const pb_sync_opts *o, pb_sync_report *rep, pb_error *err)
     return rc;
 }
 
+/* ---------------------------------------------------------------- refetch (ingest hook) */
+
+/* Mirror item_type of a webhook event name, NULL when the refetch does not cover it. */
+static const char *refetch_item_type(const char *object_type)
+{
+    if (strcmp(object_type, "issue") == 0) return "issue";
+    if (strcmp(object_type, "project") == 0) return "project";
+    if (strcmp(object_type, "issue_comment") == 0 || strcmp(object_type, "comment") == 0) return "comment";
+    if (strcmp(object_type, "cycle") == 0) return "cycle";
+    if (strcmp(object_type, "module") == 0) return "module";
+    return NULL;
+}
+
+int pb_sync_refetch(pb_db *db, struct pb_vault *vault, const char *slug, const char *object_type,
+                    const char *object_id, volatile int *stop, pb_sync_refetch_result *out, pb_error *err)
+{
+    pb_sync_refetch_result res0 = {0};
+    if (out) *out = res0;
+    const char *item_type = object_type ? refetch_item_type(object_type) : NULL;
+    if (!item_type || !object_id || !pb_uuid_valid(object_id) || !slug)
+        return pb_error_set(err, PB_EINVAL, "refetch: unsupported object");
+    int is_project = strcmp(item_type, "project") == 0;
+
+    /* Where the object lives upstream (project, and the issue of a comment) comes from the
+     * mirror row: a hint only names the object. */
+    char project_id[40] = "", issue_id[40] = "";
+    pb_mirror_old old;
+    memset(&old, 0, sizeof old);
+    pb_conn *c = NULL;
+    pb_ss_cursor wsc;
+    memset(&wsc, 0, sizeof wsc);
+    int rc = pb_db_acquire(db, &c, err);
+    if (!rc) rc = pb_mirror_get(c, is_project, object_id, &old, err);
+    if (!rc) rc = pb_ss_cursor_get(c, slug, "workspace", "", &wsc, err);
+    int events = !rc && strcmp(wsc.phase, "idle") == 0;
+    pb_ss_cursor_clear(&wsc);
+    if (c) pb_db_release(db, c);
+    c = NULL;
+    if (!rc && !is_project) {
+        cJSON *raw = old.exists && old.raw ? cJSON_Parse(old.raw) : NULL;
+        const char *p = raw ? jid(raw, "project") : NULL;
+        const char *is = raw ? jid(raw, "issue") : NULL;
+        if (p && pb_uuid_valid(p)) pb_strlcpy(project_id, p, sizeof project_id);
+        if (is && pb_uuid_valid(is)) pb_strlcpy(issue_id, is, sizeof issue_id);
+        cJSON_Delete(raw);
+        if (!project_id[0] || (strcmp(item_type, "comment") == 0 && !issue_id[0])) {
+            if (out) out->unknown = 1; /* not mirrored yet: the next sync run brings it */
+            pb_mirror_old_clear(&old);
+            return 0;
+        }
+    }
+    pb_mirror_old_clear(&old);
+    if (rc) return rc;
+
+    char path[512];
+    if (is_project)
+        snprintf(path, sizeof path, "projects/%s/", object_id);
+    else if (strcmp(item_type, "issue") == 0)
+        snprintf(path, sizeof path, "projects/%s/issues/%s/", project_id, object_id);
+    else if (strcmp(item_type, "comment") == 0)
+        snprintf(path, sizeof path, "projects/%s/issues/%s/comments/%s/", project_id, issue_id, object_id);
+    else
+        snprintf(path, sizeof path, "projects/%s/%ss/%s/", project_id, item_type, object_id);
+
+    run r;
+    memset(&r, 0, sizeof r);
+    r.db = db;
+    r.ws = slug;
+    r.events = events;
+    rc = pb_sync_open_upstream(db, vault, slug, &r.up, err);
+    if (rc) return rc;
+    pb_up_set_stop(r.up, stop);
+    pb_up_result ur;
+    memset(&ur, 0, sizeof ur);
+    rc = pb_up_get(r.up, path, &ur, err); /* through the key's shared governor */
+    if (!rc) rc = pb_db_acquire(db, &c, err);
+    if (!rc) rc = pb_conn_begin_write(c, err);
+    if (!rc) rc = pb_mirror_lock_object(c, object_id, err);
+    if (!rc) {
+        if (ur.status == 404) {
+            rc = delete_row(&r, c, item_type, project_id, object_id, err);
+        } else if (ur.status == 200 && ur.json && cJSON_IsObject(ur.json)) {
+            const char *gid = jstr(ur.json, "id");
+            if (!gid || strcmp(gid, object_id) != 0) {
+                rc = pb_error_set(err, PB_EUPSTREAM, "refetch: upstream answered another object");
+            } else {
+                pb_sync_normalize(ur.json);
+                /* apply_one's upserts keep the newer row: a refetch never moves it backwards */
+                rc = apply_one(&r, c, item_type, is_project ? NULL : project_id,
+                               strcmp(item_type, "comment") == 0 ? issue_id : NULL, ur.json, err);
+                if (!rc && r.counts_dirty) rc = pb_mirror_invalidate_project_counts(c, project_id, err);
+            }
+        } else {
+            rc = pb_error_set(err, PB_EUPSTREAM, "refetch: upstream answered %d", ur.status);
+        }
+    }
+    if (!rc) rc = pb_conn_commit(c, err);
+    if (rc && c) pb_conn_rollback(c);
+    if (c) pb_db_release(db, c);
+    pb_up_result_clear(&ur);
+    if (out) {
+        out->fetched = 1;
+        out->written = (int)r.rep.written;
+        out->deleted = (int)r.rep.deleted;
+        out->events = (int)r.rep.events;
+    }
+    pb_up_free(r.up);
+    free(r.states);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- verify */
 
 typedef struct vctx {

@@ -84,6 +84,22 @@ void pb_sync_normalize(cJSON *o);
 /* Canonical JSON (object keys sorted, compact) of a row after normalisation; malloc'd. */
 char *pb_sync_canonical(const cJSON *o);
 
+/* ---- refetch (the ingest worker's hook for partial or stale webhook hints) ---- */
+typedef struct pb_sync_refetch_result {
+    int unknown; /* not in the mirror yet (project/issue unknown): nothing fetched */
+    int fetched; /* one GET went upstream */
+    int written, deleted, events;
+} pb_sync_refetch_result;
+/* Re-reads one object (object_type: the webhook event name "issue", "project",
+ * "issue_comment", "cycle", "module") of connected workspace slug with one GET through the
+ * key's shared rate governor, and upserts it through sync's mirror path in one transaction
+ * (events as a sync run writes them; never moving a row backwards; 404 marks it deleted).
+ * The project (and a comment's issue) is taken from the mirror row: an object not mirrored yet
+ * is skipped (out->unknown) and left to the next sync run. stop (may be NULL) aborts a wait
+ * for the budget. */
+int pb_sync_refetch(pb_db *db, struct pb_vault *vault, const char *slug, const char *object_type,
+                    const char *object_id, volatile int *stop, pb_sync_refetch_result *out, pb_error *err);
+
 /* ---- verify (verify.c) ---- */
 typedef struct pb_verify_report {
     int64_t compared; /* rows compared */

@@ -247,6 +247,71 @@ check governed_needed_more_than_limit test "$REQ" -gt 40
 connect d beta "$UP" "$AKEY" || ko "reconnect d"
 check verify_governed verify_100 d beta
 
+# ------------------------------------------------------------------ refetch of a partial webhook hint (issue 7)
+# B's daemon with the scheduler off: a hint for beta (connected, with a webhook secret) whose data
+# lacks updated_at is not applied; the ingest worker's refetch hook re-reads the issue from the
+# upstream through the governor, and B's row becomes the upstream's.
+start_serve b PB_SYNC_DISABLE=1 PB_INGEST_COALESCE_MS=10 || ko "mirror daemon (refetch) starts"
+B="http://127.0.0.1:$PORT_b"
+BISS=$(sq b "SELECT plane_id FROM work_plane_items WHERE item_type='issue' AND workspace_slug='beta' AND deleted_at IS NULL LIMIT 1")
+BPID=$(sq b "SELECT project_id FROM work_plane_items WHERE plane_id='$BISS'")
+BNAME="refetched $RANDOM"
+curl -s -o /dev/null -X PATCH -H "X-Api-Key: $AKEY" -H 'Content-Type: application/json' -d "{\"name\":\"$BNAME\"}" \
+  "$A/api/v1/workspaces/beta/projects/$BPID/work-items/$BISS/"
+check refetch_precondition_stale_mirror test "$(sq b "SELECT json_extract(raw,'\$.name') FROM work_plane_items WHERE plane_id='$BISS'")" != "$BNAME"
+printf '{"event":"issue","action":"updated","webhook_id":"%s","workspace_id":"%s","data":{"id":"%s","name":"partial hint"}}' \
+  "$(cat /proc/sys/kernel/random/uuid)" "$(cat /proc/sys/kernel/random/uuid)" "$BISS" >"$TMP/partial.json"
+WHS=$(head -n 1 "$TMP/whs.txt")
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  -H "X-Plane-Signature: $(openssl dgst -sha256 -hmac "$WHS" -r "$TMP/partial.json" | cut -d' ' -f1)" \
+  -H "X-Plane-Delivery: $(cat /proc/sys/kernel/random/uuid)" --data-binary "@$TMP/partial.json" "$B/hooks/plane/beta")
+check refetch_hint_accepted test "$CODE" = 200
+up_issue() { curl -s -H "X-Api-Key: $AKEY" "$A/api/v1/workspaces/beta/projects/$BPID/work-items/$BISS/"; }
+row_is_upstream() {
+  [ "$(sq b "SELECT json_extract(raw,'\$.name') || ' ' || (updated_at/1000) FROM work_plane_items WHERE plane_id='$BISS'")" = \
+    "$BNAME $(up_issue | node -e 'const o=JSON.parse(require("fs").readFileSync(0,"utf8"));console.log(Date.parse(o.updated_at))')" ]
+}
+check refetch_row_equals_upstream wait_for row_is_upstream
+# the refetch re-reads the object itself (its children wait for the next sync run): the
+# shallow verify (work items and the per-project resources) is 100%
+verify_shallow_100() { local out; out=$(pb b verify --workspace beta --shallow 2>&1)
+  echo "$out" | grep -q 'accuracy 100.00%' && ! echo "$out" | grep -q '^DIFF' || { echo "$out" | head -n 20 >&2; return 1; }; }
+check refetch_verify_shallow_100 verify_shallow_100
+check refetch_partial_data_not_stored test "$(sq b "SELECT COUNT(*) FROM work_plane_items WHERE raw LIKE '%partial hint%'")" = 0
+# ------------------------------------------------------------------ echo suppression of planebridge's own upstream writes
+# populate writes to beta's upstream through the connected target; every write the upstream
+# answered is remembered (ops.self_writes), and the webhook echo of such a write reaches the
+# mirror without an event.
+pb b workspace policy beta explicit >/dev/null 2>&1 || pb b policy beta explicit >/dev/null 2>&1
+printf 'service: Echo\nidentifier: ECH\nendpoints: [https://echo.example.com/]\non_call: []\n' >"$TMP/echo.vars.yaml"
+pb b apply "$ROOT/templates/monitoring.yaml" --workspace beta --vars "$TMP/echo.vars.yaml" >"$TMP/echo.json" 2>"$TMP/echo.err"
+check populate_upstream_apply test $? -eq 0
+NSW=$(sq b "SELECT COUNT(*) FROM ops_self_writes")
+check self_writes_recorded test "$NSW" -ge 5
+ECHO_PID=$(curl -s -H "X-Api-Key: $AKEY" "$A/api/v1/workspaces/beta/projects/" |
+  node -e 'const o=JSON.parse(require("fs").readFileSync(0,"utf8"));const p=(o.results||o).find(x=>x.identifier==="ECH");console.log(p?p.id:"")')
+ECHO_ISS=$(curl -s -H "X-Api-Key: $AKEY" "$A/api/v1/workspaces/beta/projects/$ECHO_PID/work-items/?per_page=1" |
+  node -e 'const o=JSON.parse(require("fs").readFileSync(0,"utf8"));console.log(o.results&&o.results[0]?o.results[0].id:"")')
+check echo_issue_was_self_written test -n "$ECHO_ISS" -a "$(sq b "SELECT COUNT(*) FROM ops_self_writes WHERE object_id='$ECHO_ISS'")" -ge 1
+# echo_hook EVENT URL OUT: the upstream's object as a signed "created" hint to B; prints the status
+echo_hook() {
+  curl -s -H "X-Api-Key: $AKEY" "$2" | node -e 'const o=JSON.parse(require("fs").readFileSync(0,"utf8"));
+    process.stdout.write(JSON.stringify({event:process.argv[1],action:"created",webhook_id:"w",workspace_id:"w",data:o}))' "$1" >"$3"
+  curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -H "X-Plane-Signature: $(openssl dgst -sha256 -hmac "$WHS" -r "$3" | cut -d' ' -f1)" \
+    -H "X-Plane-Delivery: $(cat /proc/sys/kernel/random/uuid)" --data-binary "@$3" "$B/hooks/plane/beta"
+}
+C1=$(echo_hook project "$A/api/v1/workspaces/beta/projects/$ECHO_PID/" "$TMP/echo_p.json")
+echo_p_mirrored() { [ "$(sq b "SELECT COUNT(*) FROM work_plane_projects WHERE plane_id='$ECHO_PID'")" = 1 ]; }
+wait_for echo_p_mirrored
+C2=$(echo_hook issue "$A/api/v1/workspaces/beta/projects/$ECHO_PID/work-items/$ECHO_ISS/" "$TMP/echo_i.json")
+check echo_hints_accepted test "$C1 $C2" = "200 200"
+echo_mirrored() { [ "$(sq b "SELECT COUNT(*) FROM work_plane_items WHERE plane_id='$ECHO_ISS'")" = 1 ]; }
+check echo_reaches_mirror wait_for echo_mirrored
+check echo_emits_no_event test "$(sq b "SELECT COUNT(*) FROM ops_outbox WHERE object_id IN ('$ECHO_ISS','$ECHO_PID')")" = 0
+kill -TERM "$PID_b" 2>/dev/null; wait "$PID_b" 2>/dev/null
+mv "$TMP/b.serve.log" "$TMP/b.refetch.serve.log" # start_serve b below must not read this port
+
 # ------------------------------------------------------------------ the daemon: scheduled sync + API on the mirror
 BKEY=$(pb b user create --email admin@example.com --workspace acme --role admin)
 start_serve b PB_SYNC_INTERVAL=1 || ko "mirror daemon starts"

@@ -330,3 +330,31 @@ PB_STORE_TEST(sync_governor_budget_shared_through_store)
     pb_gov_free(g3);
     pb_db_free(db);
 }
+
+/* The ingest worker's refetch hook: an object the mirror does not know yet (so neither its
+ * project nor, for a comment, its issue) is left to the next sync run without touching the
+ * network; object types outside the mirror and ids that are not UUIDs are refused. (The GET
+ * through the governor and the upsert are exercised end to end in tests/integration/sync.sh.) */
+PB_STORE_TEST(sync_refetch_skips_unknown_and_refuses_bad_input)
+{
+    pb_db *db = open_store();
+    PB_REQUIRE(db);
+    pb_error err = {0};
+    PB_CHECK_EQ_INT(pb_ss_connect(db, "acme", "http://127.0.0.1:9", NULL, &err), 0);
+    pb_sync_refetch_result res;
+    memset(&res, 0xff, sizeof res);
+    PB_CHECK_EQ_INT(pb_sync_refetch(db, NULL, "acme", "issue", "11111111-1111-4111-8111-111111111111", NULL, &res,
+                                    &err),
+                    0);
+    PB_CHECK_EQ_INT(res.unknown, 1);
+    PB_CHECK_EQ_INT(res.fetched, 0);
+    PB_CHECK_EQ_INT(res.written, 0);
+    PB_CHECK_EQ_INT(pb_sync_refetch(db, NULL, "acme", "issue_comment", "22222222-2222-4222-8222-222222222222", NULL,
+                                    &res, &err),
+                    0);
+    PB_CHECK_EQ_INT(res.unknown, 1);
+    PB_CHECK(pb_sync_refetch(db, NULL, "acme", "issue", "../../etc", NULL, &res, &err) == PB_EINVAL);
+    PB_CHECK(pb_sync_refetch(db, NULL, "acme", "page", "11111111-1111-4111-8111-111111111111", NULL, &res, &err) ==
+             PB_EINVAL);
+    pb_db_free(db);
+}
