@@ -92,7 +92,7 @@ run_one() { # run_one INDEX : runs suite INDEX, leaves LOGDIR/INDEX.{log,rc,pgid
   [ "$rc" -eq 124 ] && echo "!!! TIMEOUT: suite killed after ${t}s" >>"$log"
   # Anything the suite started and did not stop is still in its process group.
   local left
-  left=$(ps -eo pid=,pgid=,args= | awk -v g="$pid" '$2 == g')
+  left=$(ps -eo pid=,pgid=,stat=,args= | awk -v g="$pid" '$2 == g && $3 !~ /^Z/')
   if [ -n "$left" ]; then
     { echo "!!! LEFTOVER processes of this suite (killed now):"; echo "$left"; } >>"$log"
     kill -TERM -- "-$pid" 2>/dev/null
@@ -201,6 +201,7 @@ for ((i = 0; i < n; i++)); do
   status=ok
   [ "$f" -gt 0 ] && status=FAILED
   [ "$rc" -eq 124 ] && status=TIMEOUT
+  [ -e "$LOGDIR/$i.leftover" ] && status="$status, LEFT PROCESSES"
   printf '  %6.1fs  %-32s %5s passed %3s failed  %s\n' "$(echo "$ms" | awk '{print $1/1000}')" \
     "${names[$i]}" "$p" "$f" "$status"
 done
