@@ -15,6 +15,11 @@
  *   - a streamed (chunked) body that grows past max_body is not buffered further: the rest
  *     is read and dropped (bounded: past PB_DISCARD_MAX the connection is closed) and 413 is
  *     answered on the final call;
+ *   - deferred answers (pb_resp_defer) suspend the connection (MHD_ALLOW_SUSPEND_RESUME;
+ *     MHD_USE_ITC wakes the pool thread on resume); MHD calls the access handler again once
+ *     resumed and the stored response is queued there. Resume must never precede suspend and
+ *     MHD must not be stopped with suspended connections, which shapes defer_answer() and
+ *     pb_server_stop();
  *   - requests larger than MHD's per-connection memory (request line + headers beyond
  *     2*(max_url+max_header_bytes)+32 KiB) are refused by MHD itself with its own body.
  * Request structs (with their fixed scratch area for decoded path/params/query) are
@@ -76,6 +81,17 @@ struct pb_resp {
     pb_buf hdrs; /* name\0value\0 ... */
 };
 
+/* Deferred-answer state, embedded in its request. Fields under srv->mu. phase: 0 handler
+ * not yet returned to the MHD glue, 1 suspending, 2 suspended. Whoever sees finished with
+ * phase 2 first (the finisher, or the MHD thread right after suspending) resumes, so resume
+ * never precedes suspend. The request outlives every finisher access: the connection stays
+ * suspended (or the raw caller waiting) until finish has stopped touching it. */
+struct pb_deferred {
+    pb_req *r;
+    int finished;
+    int phase;
+};
+
 struct pb_req {
     pb_server *srv;
     pb_req *next_free;
@@ -85,6 +101,9 @@ struct pb_req {
     int method_id;
     int begun, answered, too_big, deferred, has_body;
     uint64_t discarded;
+    int dfr_on;      /* the handler deferred its answer */
+    int dfr_counted; /* counted in srv->dopen until released */
+    pb_deferred dfr;
     int64_t t0_ns;
     size_t url_len;     /* length of the raw target (may exceed what was copied) */
     const char *url;    /* raw copy in scratch (NULL when too long) */
@@ -127,8 +146,9 @@ struct pb_server {
     int port;
     _Atomic int inflight;
     _Atomic int stopping;
-    pthread_mutex_t mu; /* drain wait */
+    pthread_mutex_t mu; /* drain wait, deferred state */
     pthread_cond_t cv;
+    int dopen; /* network-path deferred requests not yet released (under mu) */
     pthread_mutex_t fl_mu; /* free list */
     pb_req *free_head;
     int free_n;
@@ -320,6 +340,63 @@ void pb_resp_json(pb_resp *w, int status, const char *json)
     pb_strlcpy(w->ctype, "application/json", sizeof w->ctype);
 }
 
+/* ------------------------------------------------------------------ deferred responses */
+
+pb_deferred *pb_resp_defer(pb_resp *w)
+{
+    if (!w) return NULL;
+    pb_req *r = (pb_req *)(void *)((char *)w - offsetof(pb_req, resp));
+    if (r->dfr_on) return NULL;
+    r->dfr_on = 1;
+    r->dfr.r = r;
+    return &r->dfr;
+}
+
+int pb_deferred_header(pb_deferred *d, const char *name, const char *value)
+{
+    if (!d || !d->r) return PB_EINVAL;
+    pb_server *s = d->r->srv;
+    pthread_mutex_lock(&s->mu);
+    int rc = d->finished ? PB_ESTATE : pb_resp_header(&d->r->resp, name, value);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void pb_deferred_finish(pb_deferred *d, int status, const char *json_body)
+{
+    if (!d || !d->r) return;
+    pb_req *r = d->r;
+    pb_server *s = r->srv;
+    pthread_mutex_lock(&s->mu);
+    if (d->finished) { /* contract violation; the request may already be gone */
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    if (status < 100 || status > 599) status = 500;
+    if (json_body)
+        pb_resp_json(&r->resp, status, json_body);
+    else if (status >= 400)
+        resp_error_plain(&r->resp, status, "error", reason(status));
+    else
+        pb_resp_json(&r->resp, status, "null");
+    d->finished = 1;
+    int resume = d->phase == 2;
+    struct MHD_Connection *c = r->conn; /* r may be recycled once resumed */
+    pthread_cond_broadcast(&s->cv);     /* raw callers and stopping workers wait here */
+    pthread_mutex_unlock(&s->mu);
+    if (resume) MHD_resume_connection(c);
+}
+
+/* Raw path, and the network path once stopping: wait for the finish on this thread. */
+static void defer_wait(pb_req *r)
+{
+    pb_server *s = r->srv;
+    pthread_mutex_lock(&s->mu);
+    while (!r->dfr.finished)
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* ------------------------------------------------------------------ request API */
 
 const char *pb_req_method(const pb_req *r)
@@ -435,6 +512,12 @@ static void buf_trim(pb_buf *b)
 static void req_release(pb_req *r)
 {
     pb_server *s = r->srv;
+    if (r->dfr_counted) {
+        pthread_mutex_lock(&s->mu);
+        s->dopen--;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+    }
     if (r->auth && r->auth_free) r->auth_free(r->auth);
     r->auth = NULL;
     buf_trim(&r->body);
@@ -799,6 +882,8 @@ static void req_run(pb_req *r)
         }
     }
     int rc = rt->fn(r, w, rt->ctx);
+    /* Deferred: another thread owns the response now; do not read it. */
+    if (r->dfr_on) return;
     if (rc < 0 && !w->status_set) {
         set_error(r, pb_err_http_status(rc), pb_strerror(rc));
     } else if (!w->status_set) {
@@ -874,6 +959,39 @@ static enum MHD_Result send_resp(pb_req *r)
     return ret;
 }
 
+/* A deferred request on the network path: answer when finished, else suspend (called again
+ * by MHD once resumed). While stopping, no new suspension (MHD must not stop with suspended
+ * connections): the worker waits for the finish like a synchronous handler. */
+static enum MHD_Result defer_answer(pb_req *r)
+{
+    pb_server *s = r->srv;
+    pb_deferred *d = &r->dfr;
+    pthread_mutex_lock(&s->mu);
+    if (!r->dfr_counted) { /* until released: stop waits for the answer to be delivered */
+        r->dfr_counted = 1;
+        s->dopen++;
+    }
+    if (d->finished) {
+        pthread_mutex_unlock(&s->mu);
+        return send_resp(r);
+    }
+    if (atomic_load(&s->stopping)) {
+        pthread_mutex_unlock(&s->mu);
+        defer_wait(r);
+        return send_resp(r);
+    }
+    d->phase = 1;
+    pthread_mutex_unlock(&s->mu);
+    pb_log_set_request_id(NULL);
+    MHD_suspend_connection(r->conn);
+    pthread_mutex_lock(&s->mu);
+    d->phase = 2;
+    int resume = d->finished; /* finished while we were suspending: nobody else resumes */
+    pthread_mutex_unlock(&s->mu);
+    if (resume) MHD_resume_connection(r->conn);
+    return MHD_YES;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                  const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
@@ -894,7 +1012,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (r->deferred) return MHD_YES;
         return req_body(r, upload_data, n) < 0 ? MHD_NO : MHD_YES;
     }
-    req_run(r);
+    if (!r->dfr_on) req_run(r);
+    if (r->dfr_on) return defer_answer(r);
     return send_resp(r);
 }
 
@@ -1111,7 +1230,8 @@ int pb_server_start(pb_server *s, pb_error *err)
         threads = n > 0 ? (int)n : 1;
     }
     if (threads > 64) threads = 64;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     /* Room for the request line and every allowed header, plus MHD's own I/O buffers. */
     size_t mem = 2 * (s->opt.max_url + s->opt.max_header_bytes) + 32 * 1024;
@@ -1157,6 +1277,14 @@ void pb_server_stop(pb_server *s, int drain_ms)
     pthread_mutex_lock(&s->mu);
     while (drain_ms > 0 && atomic_load(&s->inflight) > 0)
         if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) != 0) break;
+    /* MHD must not stop with suspended connections: a deferred request is a handler still
+     * running, waited for (until its answer is delivered) past the deadline. Requests
+     * deferring from here on see stopping (set before this lock) and wait on their worker
+     * thread instead of suspending. */
+    if (s->dopen > 0)
+        PB_LOG(PB_LOG_WARN, "http: waiting for deferred responses", PB_LI("requests", s->dopen));
+    while (s->dopen > 0)
+        pthread_cond_wait(&s->cv, &s->mu);
     pthread_mutex_unlock(&s->mu);
     /* Joins the worker threads: a handler still running past the deadline is waited for
      * (handlers are synchronous), idle and unanswered connections are closed. */
@@ -1184,6 +1312,7 @@ int pb_server_handle_raw(pb_server *s, const char *method, const char *url, cons
             off += n;
         }
         req_run(r);
+        if (r->dfr_on) defer_wait(r);
     }
     r->answered = 1;
     pb_resp *w = &r->resp;

@@ -2,7 +2,8 @@
  *
  * Contract for handlers:
  *   - a handler runs on one of the server's worker threads, synchronously, and must fill
- *     the response (status, headers, body) before returning;
+ *     the response (status, headers, body) before returning — or defer it (pb_resp_defer,
+ *     below) and answer later from any thread;
  *   - every string it gets from pb_req_* is owned by the request and valid until the
  *     handler returns; copy what must outlive it;
  *   - the server enforces limits before a handler runs: URL length, header count and size,
@@ -97,6 +98,26 @@ void pb_resp_error(pb_resp *w, int status, const char *key, const char *fmt, ...
     __attribute__((format(printf, 4, 5)));
 /* Sets status and a raw JSON body. */
 void pb_resp_json(pb_resp *w, int status, const char *json);
+
+/* --- deferred responses ---
+ * A handler that will answer later (after a group commit, say) calls pb_resp_defer() and
+ * returns 0 without setting a status; some thread later calls pb_deferred_finish() exactly
+ * once. Until then the request stays in flight (pb_server_stop's drain waits for it, past its
+ * deadline too: a deferred request is a handler still running), and the request's strings
+ * (pb_req_* results, including the body) stay valid; the handler must not touch its pb_resp
+ * or pb_req again after deferring. On the network path the connection is suspended
+ * (libmicrohttpd suspend/resume) so the worker thread serves other connections meanwhile; in
+ * pb_server_handle_raw the call waits for the finish. Access log, done hook, metrics and
+ * X-Request-Id are exactly as for synchronous answers; latency includes the wait. */
+typedef struct pb_deferred pb_deferred;
+/* Returns the handle, or NULL when the response was already deferred. */
+pb_deferred *pb_resp_defer(pb_resp *w);
+/* Adds a response header (copied; rules of pb_resp_header). Only before pb_deferred_finish,
+ * from the thread that will finish. */
+int pb_deferred_header(pb_deferred *d, const char *name, const char *value);
+/* Sets status and raw JSON body (NULL: an error body for status >= 400, "null" otherwise)
+ * and releases the request to be answered. Any thread, exactly once; d is invalid after. */
+void pb_deferred_finish(pb_deferred *d, int status, const char *json_body);
 
 /* --- in-process entry (tests, fuzzing) ---
  * Runs one request through exactly the pipeline the network path uses (limits, routing,

@@ -21,6 +21,9 @@ typedef struct qjob {
     int state;
     int rc;
     int duplicate;
+    pb_enqueue_done_fn done; /* async job (heap): called instead of signalling cond */
+    void *done_ctx;
+    pb_queue_in in_copy;
 } qjob;
 
 struct pb_enqueuer {
@@ -145,7 +148,9 @@ static void *committer(void *arg)
             j->duplicate = rc ? 0 : !inserted[i];
             stored += !rc && inserted[i];
             j->state = J_DONE;
+            if (j->done) continue; /* answered below, outside the lock */
             pthread_cond_signal(&j->cond);
+            batch[i] = NULL; /* a synchronous submitter's job may be gone from here on */
         }
         if (!rc) {
             pb_im_batch(n);
@@ -153,6 +158,12 @@ static void *committer(void *arg)
             q->rows += stored;
         }
         pthread_mutex_unlock(&q->mu);
+        for (int i = 0; i < n; i++) {
+            qjob *j = batch[i];
+            if (!j) continue;
+            j->done(j->done_ctx, j->rc, j->duplicate);
+            free(j);
+        }
         if (stored && q->opt.on_commit) q->opt.on_commit(q->opt.on_commit_ctx, stored);
     }
     if (c && q->opt.bg_checkpoint) pb_queue_wal_autocheckpoint(c, -1, NULL);
@@ -233,14 +244,26 @@ void pb_enqueuer_stop(pb_enqueuer *q)
     pthread_mutex_lock(&q->mu);
     q->running = 0;
     /* Nobody commits any more: fail whatever is still queued (submit after stop). */
+    qjob *async = NULL;
     while (q->head) {
         qjob *j = q->head;
         unlink_job(q, j);
         j->rc = PB_EBUSY;
         j->state = J_DONE;
+        if (j->done) {
+            j->next = async;
+            async = j;
+            continue;
+        }
         pthread_cond_signal(&j->cond);
     }
     pthread_mutex_unlock(&q->mu);
+    while (async) {
+        qjob *j = async;
+        async = j->next;
+        j->done(j->done_ctx, PB_EBUSY, 0);
+        free(j);
+    }
 }
 
 void pb_enqueuer_free(pb_enqueuer *q)
@@ -302,6 +325,34 @@ int pb_enqueuer_submit(pb_enqueuer *q, const pb_queue_in *in, int timeout_ms, in
     pthread_cond_destroy(&j.cond);
     if (j.rc) return pb_error_set(err, j.rc, "could not store the job");
     if (duplicate) *duplicate = j.duplicate;
+    return 0;
+}
+
+int pb_enqueuer_submit_async(pb_enqueuer *q, const pb_queue_in *in, pb_enqueue_done_fn done, void *ctx,
+                             pb_error *err)
+{
+    if (!q || !in || !done) return pb_error_set(err, PB_EINVAL, "invalid arguments");
+    qjob *j = calloc(1, sizeof *j);
+    if (!j) return pb_error_set(err, PB_ENOMEM, "out of memory");
+    j->in_copy = *in;
+    j->in = &j->in_copy;
+    j->done = done;
+    j->done_ctx = ctx;
+    pthread_mutex_lock(&q->mu);
+    if (q->stopping || q->npending >= q->opt.max_pending) {
+        pthread_mutex_unlock(&q->mu);
+        free(j);
+        return pb_error_set(err, PB_EBUSY, "ingest queue is full");
+    }
+    j->prev = q->tail;
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    q->npending++;
+    pthread_cond_signal(&q->work);
+    pthread_mutex_unlock(&q->mu);
     return 0;
 }
 

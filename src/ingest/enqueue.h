@@ -52,6 +52,18 @@ void pb_enqueuer_free(pb_enqueuer *q); /* NULL-safe; stops first */
  * Returns 0, PB_EBUSY (overloaded or stopped), PB_ETIMEOUT, or a store error. */
 int pb_enqueuer_submit(pb_enqueuer *q, const pb_queue_in *job, int timeout_ms, int *duplicate, pb_error *err);
 
+/* Asynchronous submit (for deferred HTTP answers, http/server.h): the job is queued exactly
+ * like pb_enqueuer_submit's, and done(ctx, rc, duplicate) is called exactly once — on a
+ * committer thread after the job's batch commit returned (rc 0: durable; or the store error),
+ * or from pb_enqueuer_stop with PB_EBUSY for a job no committer took. done runs outside the
+ * enqueuer's lock and must not block. The job's strings (key, body, ...) must stay valid
+ * until done is called; the pb_queue_in struct itself is copied. No timeout: a job leaves
+ * only through a commit or stop. Returns 0 (queued), PB_EBUSY at once when max_pending jobs
+ * already wait or the enqueuer is stopping (done is then not called), PB_ENOMEM. */
+typedef void (*pb_enqueue_done_fn)(void *ctx, int rc, int duplicate);
+int pb_enqueuer_submit_async(pb_enqueuer *q, const pb_queue_in *job, pb_enqueue_done_fn done, void *ctx,
+                             pb_error *err);
+
 /* Jobs currently waiting for the committer (for metrics). */
 int pb_enqueuer_pending(pb_enqueuer *q);
 /* Commits and rows since start (for tests and the benchmark). */

@@ -121,81 +121,35 @@ static void reply_err(pb_ingest_reply *r, int status, const char *msg, const cha
     pb_buf_free(&b);
 }
 
-void pb_ingest_receive(pb_ingest *ing, const char *ws, const char *ctype, const char *sig, const char *shared,
-                       const char *body, size_t len, pb_ingest_reply *out)
+/* A job whose answer is deferred (http/server.h): the committer answers it once the batch
+ * commit returned. Holds copies of what the job points to beyond the request's own strings
+ * (workspace and body stay valid until the deferred answer is finished). */
+typedef struct async_job {
+    pb_deferred *d;
+    const char *ws;
+    char key[sizeof ((pb_hook *)0)->key];
+    char event[sizeof ((pb_hook *)0)->event];
+    char object_id[sizeof ((pb_hook *)0)->object_id];
+} async_job;
+
+static void finish_reply(pb_deferred *d, const pb_ingest_reply *r)
 {
-    if (!pb_hook_slug_ok(ws)) {
-        pb_im_rejected(PB_IM_REJ_WORKSPACE);
-        reply_err(out, 404, "unknown workspace", NULL);
-        return;
+    if (r->retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", r->retry_after);
+        pb_deferred_header(d, "Retry-After", ra);
     }
-    if (len > ing->opt.max_body) {
-        pb_im_rejected(PB_IM_REJ_TOO_LARGE);
-        reply_err(out, 413, "body exceeds the size limit", NULL);
-        return;
-    }
-    if (!pb_hook_content_type_ok(ctype)) {
-        pb_im_rejected(PB_IM_REJ_CONTENT_TYPE);
-        reply_err(out, 415, "Content-Type must be application/json", NULL);
-        return;
-    }
-    /* Authenticate the raw bytes before anything looks inside them. */
-    pb_sig_secrets sec;
-    int src = pb_ingest_secrets_get(ing->secrets, ws, &sec);
-    const char *why = "no secret configured";
-    int ok = src == 0 && pb_sig_verify(&sec, pb_now_us(), body, len, sig, shared, &why);
-    memset(&sec, 0, sizeof sec);
-    if (!ok) {
-        if (src && src != PB_ENOTFOUND) {
-            reply_err(out, 503, "cannot verify the request now", NULL);
-            out->retry_after = 5;
-            return;
-        }
-        pb_im_rejected(PB_IM_REJ_SIGNATURE);
-        PB_LOG(PB_LOG_WARN, "ingest: webhook rejected", PB_LS("workspace", ws), PB_LS("reason", why),
-               PB_LI("bytes", (long long)len));
-        reply_err(out, 401, "invalid webhook signature", NULL);
-        return;
-    }
-    pb_hook h;
-    pb_error err = {0};
-    int rc = pb_hook_parse(ws, body, len, &h, &err);
-    if (rc) {
-        pb_im_rejected(PB_IM_REJ_MALFORMED);
-        reply_err(out, 400, err.msg[0] ? err.msg : "malformed webhook body", err.field);
-        return;
-    }
-    int64_t backlog = pb_im_backlog();
-    if (ing->opt.max_backlog > 0 && backlog > ing->opt.max_backlog) {
-        /* The workers are far behind: refuse rather than pile up what cannot be applied. */
-        pb_hook_free(&h);
-        pb_im_overloaded();
-        reply_err(out, 503, "overloaded, retry later", NULL);
-        out->retry_after = 30;
-        return;
-    }
-    if (ing->opt.no_store) {
-        pb_hook_free(&h);
-        pb_im_accepted();
-        reply(out, 200, "{\"ok\":true,\"queued\":false,\"stored\":false}");
-        return;
-    }
-    pb_queue_in job = {.key = h.key,
-                       .source = "plane",
-                       .workspace = ws,
-                       .object_type = h.event,
-                       .object_id = h.object_id,
-                       .received_at = pb_now_us(),
-                       .body = body,
-                       .body_len = len};
-    int dup = 0;
-    rc = pb_enqueuer_submit(ing->enq, &job, ing->opt.commit_timeout_ms, &dup, &err);
-    pb_hook_free(&h);
+    pb_im_inflight(-1);
+    pb_deferred_finish(d, r->status, r->body);
+}
+
+static void store_outcome(int rc, int dup, const pb_error *err, const char *ws, pb_ingest_reply *out)
+{
     if (rc) {
         pb_im_overloaded();
         if (rc != PB_EBUSY && rc != PB_ETIMEOUT)
             PB_LOG(PB_LOG_ERROR, "ingest: could not store webhook", PB_LS("workspace", ws),
-                   PB_LS("error", err.msg));
+                   PB_LS("error", err ? err->msg : ""));
         reply_err(out, 503, rc == PB_EBUSY ? "overloaded, retry later" : "could not store the webhook", NULL);
         out->retry_after = 1;
         return;
@@ -209,6 +163,124 @@ void pb_ingest_receive(pb_ingest *ing, const char *ws, const char *ctype, const 
     }
 }
 
+/* Committer thread, after the commit returned (or the enqueuer stopped). */
+static void async_done(void *ctx, int rc, int dup)
+{
+    async_job *aj = ctx;
+    pb_ingest_reply r;
+    store_outcome(rc, dup, NULL, aj->ws, &r);
+    finish_reply(aj->d, &r);
+    free(aj);
+}
+
+/* defer: the handler's response when the answer may be deferred (NULL: wait, as before).
+ * Returns 1 when the answer was deferred (out untouched), 0 when out holds it. */
+static int receive(pb_ingest *ing, const char *ws, const char *ctype, const char *sig, const char *shared,
+                   const char *body, size_t len, pb_ingest_reply *out, pb_resp *defer)
+{
+    if (!pb_hook_slug_ok(ws)) {
+        pb_im_rejected(PB_IM_REJ_WORKSPACE);
+        reply_err(out, 404, "unknown workspace", NULL);
+        return 0;
+    }
+    if (len > ing->opt.max_body) {
+        pb_im_rejected(PB_IM_REJ_TOO_LARGE);
+        reply_err(out, 413, "body exceeds the size limit", NULL);
+        return 0;
+    }
+    if (!pb_hook_content_type_ok(ctype)) {
+        pb_im_rejected(PB_IM_REJ_CONTENT_TYPE);
+        reply_err(out, 415, "Content-Type must be application/json", NULL);
+        return 0;
+    }
+    /* Authenticate the raw bytes before anything looks inside them. */
+    out->status = 0;
+    pb_sig_secrets sec;
+    int src = pb_ingest_secrets_get(ing->secrets, ws, &sec);
+    const char *why = "no secret configured";
+    int ok = src == 0 && pb_sig_verify(&sec, pb_now_us(), body, len, sig, shared, &why);
+    memset(&sec, 0, sizeof sec);
+    if (!ok) {
+        if (src && src != PB_ENOTFOUND) {
+            reply_err(out, 503, "cannot verify the request now", NULL);
+            out->retry_after = 5;
+            return 0;
+        }
+        pb_im_rejected(PB_IM_REJ_SIGNATURE);
+        PB_LOG(PB_LOG_WARN, "ingest: webhook rejected", PB_LS("workspace", ws), PB_LS("reason", why),
+               PB_LI("bytes", (long long)len));
+        reply_err(out, 401, "invalid webhook signature", NULL);
+        return 0;
+    }
+    pb_hook h;
+    pb_error err = {0};
+    int rc = pb_hook_parse(ws, body, len, &h, &err);
+    if (rc) {
+        pb_im_rejected(PB_IM_REJ_MALFORMED);
+        reply_err(out, 400, err.msg[0] ? err.msg : "malformed webhook body", err.field);
+        return 0;
+    }
+    int64_t backlog = pb_im_backlog();
+    if (ing->opt.max_backlog > 0 && backlog > ing->opt.max_backlog) {
+        /* The workers are far behind: refuse rather than pile up what cannot be applied. */
+        pb_hook_free(&h);
+        pb_im_overloaded();
+        reply_err(out, 503, "overloaded, retry later", NULL);
+        out->retry_after = 30;
+        return 0;
+    }
+    if (ing->opt.no_store) {
+        pb_hook_free(&h);
+        pb_im_accepted();
+        reply(out, 200, "{\"ok\":true,\"queued\":false,\"stored\":false}");
+        return 0;
+    }
+    pb_queue_in job = {.key = h.key,
+                       .source = "plane",
+                       .workspace = ws,
+                       .object_type = h.event,
+                       .object_id = h.object_id,
+                       .received_at = pb_now_us(),
+                       .body = body,
+                       .body_len = len};
+    int dup = 0;
+    async_job *aj = defer ? malloc(sizeof *aj) : NULL;
+    if (aj) {
+        /* Hand the job to the committer and free this thread: the committer answers. */
+        aj->ws = ws;
+        pb_strlcpy(aj->key, h.key, sizeof aj->key);
+        pb_strlcpy(aj->event, h.event, sizeof aj->event);
+        pb_strlcpy(aj->object_id, h.object_id, sizeof aj->object_id);
+        pb_hook_free(&h);
+        job.key = aj->key;
+        job.object_type = aj->event;
+        job.object_id = aj->object_id;
+        aj->d = pb_resp_defer(defer);
+        rc = aj->d ? pb_enqueuer_submit_async(ing->enq, &job, async_done, aj, &err) : PB_EINTERNAL;
+        if (!rc) return 1;
+        /* Not queued (overload, stop): answer now, on this thread. */
+        if (aj->d) {
+            store_outcome(rc, 0, &err, ws, out);
+            finish_reply(aj->d, out);
+            free(aj);
+            return 1;
+        }
+        free(aj);
+        store_outcome(rc, 0, &err, ws, out);
+        return 0;
+    }
+    rc = pb_enqueuer_submit(ing->enq, &job, ing->opt.commit_timeout_ms, &dup, &err);
+    pb_hook_free(&h);
+    store_outcome(rc, dup, &err, ws, out);
+    return 0;
+}
+
+void pb_ingest_receive(pb_ingest *ing, const char *ws, const char *ctype, const char *sig, const char *shared,
+                       const char *body, size_t len, pb_ingest_reply *out)
+{
+    receive(ing, ws, ctype, sig, shared, body, len, out, NULL);
+}
+
 static int handle_plane(pb_req *req, pb_resp *resp, void *ctx)
 {
     pb_ingest *ing = ctx;
@@ -216,9 +288,11 @@ static int handle_plane(pb_req *req, pb_resp *resp, void *ctx)
     const char *body = pb_req_body(req, &len);
     pb_ingest_reply r;
     pb_im_inflight(1);
-    pb_ingest_receive(ing, pb_req_param(req, "workspace"), pb_req_header(req, "Content-Type"),
-                      pb_req_header(req, "X-Plane-Signature"), pb_req_header(req, "X-Plane-Webhook-Secret"),
-                      body, len, &r);
+    /* Deferred: the committer answers after the group commit (and drops the gauge). */
+    if (receive(ing, pb_req_param(req, "workspace"), pb_req_header(req, "Content-Type"),
+                pb_req_header(req, "X-Plane-Signature"), pb_req_header(req, "X-Plane-Webhook-Secret"), body, len,
+                &r, resp))
+        return 0;
     pb_im_inflight(-1);
     if (r.retry_after > 0) {
         char ra[16];

@@ -1,11 +1,14 @@
 /* HTTP server: routing, limits, request ids, hooks, metrics (through pb_server_handle_raw)
  * and the real network path (libcurl against a server on 127.0.0.1 port 0), including
- * draining an in-flight request on stop. */
+ * draining an in-flight request on stop; deferred responses (pb_resp_defer), alone and
+ * answered by the ingest enqueuer's committer (pb_enqueuer_submit_async). */
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
 #include "http/ops_routes.h"
 #include "http/server.h"
+#include "ingest/enqueue.h"
+#include "store/db.h"
 #include "test.h"
 
 #include <curl/curl.h>
@@ -894,4 +897,439 @@ PB_TEST(http_stop_drains_in_flight_request)
     PB_CHECK_STR(ca.res.body.data, "{\"slow\":\"done\"}");
     PB_CHECK(sa.done);
     pb_server_free(s);
+}
+
+/* ---------------------------------------------------------------- deferred responses */
+
+#define DQ_MAX 128
+
+/* Deferred requests handed from handlers to a finisher (the test thread or another one). */
+typedef struct dq {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pb_deferred *d[DQ_MAX];
+    const char *n[DQ_MAX]; /* the request's query ?n=, read after the handler returned */
+    int hold[DQ_MAX];      /* handler waits for its own finish before returning */
+    int queued, taken;
+    int finished[DQ_MAX];
+    int go;                /* releases handlers blocked in "gate" mode */
+    int bad_second_defer;
+    _Atomic int done_calls, done_200;
+} dq;
+
+static void dq_init(dq *q)
+{
+    memset(q, 0, sizeof *q);
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+}
+
+/* Modes by path: /defer (plain), /defer/hold (finish happens before the handler returns),
+ * /defer/gate (handler returns only after q->go). */
+static int h_defer(pb_req *req, pb_resp *resp, void *ctx)
+{
+    dq *q = ctx;
+    const char *path = pb_req_path(req);
+    int hold = strcmp(path, "/defer/hold") == 0, gatem = strcmp(path, "/defer/gate") == 0;
+    pb_deferred *d = pb_resp_defer(resp);
+    if (!d) return PB_EINTERNAL;
+    pthread_mutex_lock(&q->mu);
+    if (pb_resp_defer(resp) != NULL) q->bad_second_defer++;
+    int i = q->queued++;
+    q->d[i] = d;
+    q->n[i] = pb_req_query(req, "n");
+    q->hold[i] = hold;
+    pthread_cond_broadcast(&q->cv);
+    while (hold && !q->finished[i]) pthread_cond_wait(&q->cv, &q->mu);
+    while (gatem && !q->go) pthread_cond_wait(&q->cv, &q->mu);
+    pthread_mutex_unlock(&q->mu);
+    return 0; /* no status: the finisher answers */
+}
+
+/* Waits until at least n requests have deferred. */
+static void dq_wait(dq *q, int n)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->queued < n) pthread_cond_wait(&q->cv, &q->mu);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* Finishes deferred request i with 200 {"n":...} (or 503 + Retry-After when n is "busy"). */
+static void dq_finish(dq *q, int i)
+{
+    pthread_mutex_lock(&q->mu);
+    pb_deferred *d = q->d[i];
+    char body[128];
+    const char *n = q->n[i] ? q->n[i] : "";
+    int busy = strcmp(n, "busy") == 0;
+    snprintf(body, sizeof body, "{\"n\":\"%s\"}", n);
+    pthread_mutex_unlock(&q->mu);
+    if (busy) pb_deferred_header(d, "Retry-After", "1");
+    pb_deferred_finish(d, busy ? 503 : 200, body);
+    pthread_mutex_lock(&q->mu);
+    q->finished[i] = 1;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+typedef struct finisher_arg {
+    dq *q;
+    int count;   /* finish this many, as they arrive */
+    int reverse; /* wait for all, then finish in reverse order */
+} finisher_arg;
+
+static void *finisher_thread(void *p)
+{
+    finisher_arg *a = p;
+    if (a->reverse) {
+        dq_wait(a->q, a->count);
+        for (int i = a->count - 1; i >= 0; i--) dq_finish(a->q, i);
+        return NULL;
+    }
+    for (int i = 0; i < a->count; i++) {
+        dq_wait(a->q, i + 1);
+        dq_finish(a->q, i);
+    }
+    return NULL;
+}
+
+static void defer_done_hook(pb_req *req, int status, int64_t latency_us, void *ctx)
+{
+    dq *q = ctx;
+    q->done_calls++;
+    if (status == 200) q->done_200++;
+}
+
+static pb_server *mk_defer_server(dq *q)
+{
+    pb_server *s = mk_server(NULL);
+    if (!s) return NULL;
+    const pb_route rs[] = {
+        {"GET", "/defer", NULL, PB_ROUTE_PUBLIC, h_defer, q},
+        {"GET", "/defer/hold", NULL, PB_ROUTE_PUBLIC, h_defer, q},
+        {"GET", "/defer/gate", NULL, PB_ROUTE_PUBLIC, h_defer, q},
+    };
+    for (size_t i = 0; i < sizeof rs / sizeof *rs; i++)
+        if (pb_server_route(s, &rs[i]) != 0) return NULL;
+    pb_server_set_done_hook(s, defer_done_hook, q);
+    return s;
+}
+
+PB_TEST(http_defer_raw_waits_for_finish)
+{
+    pb_log_level = PB_LOG_OFF;
+    dq q;
+    dq_init(&q);
+    pb_server *s = mk_defer_server(&q);
+    PB_REQUIRE(s);
+    finisher_arg fa = {&q, 3, 0};
+    pthread_t ft;
+    PB_REQUIRE(pthread_create(&ft, NULL, finisher_thread, &fa) == 0);
+    raw_resp rr;
+    char v[64];
+    const char *hid[] = {"X-Request-Id", "defer-raw-1", NULL};
+    PB_CHECK_EQ_INT(raw(s, "GET", "/defer?n=one", hid, NULL, &rr), 200);
+    PB_CHECK_STR(resp_body(&rr), "{\"n\":\"one\"}");
+    PB_CHECK(resp_hdr(&rr, "X-Request-Id", v, sizeof v) && strcmp(v, "defer-raw-1") == 0);
+    PB_CHECK(resp_hdr(&rr, "Content-Type", v, sizeof v) && strcmp(v, "application/json") == 0);
+    pb_buf_free(&rr.out);
+    /* finished by the other thread before the handler returns */
+    PB_CHECK_EQ_INT(raw(s, "GET", "/defer/hold?n=two", NULL, NULL, &rr), 200);
+    PB_CHECK_STR(resp_body(&rr), "{\"n\":\"two\"}");
+    pb_buf_free(&rr.out);
+    PB_CHECK_EQ_INT(raw(s, "GET", "/defer?n=busy", NULL, NULL, &rr), 503);
+    PB_CHECK(resp_hdr(&rr, "Retry-After", v, sizeof v) && strcmp(v, "1") == 0);
+    PB_CHECK(resp_hdr(&rr, "X-Request-Id", v, sizeof v) != NULL);
+    pb_buf_free(&rr.out);
+    pthread_join(ft, NULL);
+    PB_CHECK_EQ_INT(q.bad_second_defer, 0);
+    PB_CHECK_EQ_INT(q.done_calls, 3);
+    PB_CHECK_EQ_INT(q.done_200, 2);
+    pb_server_free(s);
+}
+
+typedef struct nclient {
+    char url[160];
+    http_res res;
+    int rc;
+} nclient;
+
+static void *nclient_thread(void *p)
+{
+    nclient *a = p;
+    a->rc = fetch(a->url, NULL, NULL, NULL, 0, &a->res);
+    return NULL;
+}
+
+/* 64 requests on 2 worker threads are all deferred at once (the finisher starts only when
+ * every one has deferred, so none can hold a worker thread), then answered in reverse. */
+PB_TEST(http_defer_network_many_concurrent)
+{
+    pb_log_level = PB_LOG_OFF;
+    curl_global_init(CURL_GLOBAL_ALL);
+    enum { N = 64 };
+    dq q;
+    dq_init(&q);
+    pb_server *s = mk_defer_server(&q);
+    PB_REQUIRE(s);
+    pb_error err = {0};
+    PB_REQUIRE(pb_server_start(s, &err) == 0);
+    int port = pb_server_port(s);
+    static nclient cl[N];
+    pthread_t ct[N], ft;
+    for (int i = 0; i < N; i++) {
+        memset(&cl[i], 0, sizeof cl[i]);
+        snprintf(cl[i].url, sizeof cl[i].url, "http://127.0.0.1:%d/defer?n=c%d", port, i);
+        PB_REQUIRE(pthread_create(&ct[i], NULL, nclient_thread, &cl[i]) == 0);
+    }
+    finisher_arg fa = {&q, N, 1};
+    PB_REQUIRE(pthread_create(&ft, NULL, finisher_thread, &fa) == 0);
+    for (int i = 0; i < N; i++) pthread_join(ct[i], NULL);
+    pthread_join(ft, NULL);
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "{\"n\":\"c%d\"}", i);
+        ok += cl[i].rc == 0 && cl[i].res.status == 200 && strcmp(cl[i].res.body.data, want) == 0 &&
+              hdr_has(&cl[i].res, "\r\nX-Request-Id: ");
+    }
+    PB_CHECK_EQ_INT(ok, N);
+
+    /* finish before the handler returns, and a 503 with a header, over the network */
+    int base = q.queued;
+    snprintf(cl[0].url, sizeof cl[0].url, "http://127.0.0.1:%d/defer/hold?n=h", port);
+    snprintf(cl[1].url, sizeof cl[1].url, "http://127.0.0.1:%d/defer?n=busy", port);
+    PB_REQUIRE(pthread_create(&ct[0], NULL, nclient_thread, &cl[0]) == 0);
+    dq_wait(&q, base + 1);
+    dq_finish(&q, base);
+    pthread_join(ct[0], NULL);
+    PB_CHECK_EQ_INT(cl[0].res.status, 200);
+    PB_CHECK_STR(cl[0].res.body.data, "{\"n\":\"h\"}");
+    PB_REQUIRE(pthread_create(&ct[1], NULL, nclient_thread, &cl[1]) == 0);
+    dq_wait(&q, base + 2);
+    dq_finish(&q, base + 1);
+    pthread_join(ct[1], NULL);
+    PB_CHECK_EQ_INT(cl[1].res.status, 503);
+    PB_CHECK(hdr_has(&cl[1].res, "\r\nRetry-After: 1"));
+    pb_server_stop(s, 5000);
+    PB_CHECK_EQ_INT(q.done_calls, N + 2);
+    PB_CHECK_EQ_INT(q.done_200, N + 1);
+    PB_CHECK_EQ_INT(q.bad_second_defer, 0);
+    pb_server_free(s);
+}
+
+typedef struct stop_arg2 {
+    pb_server *s;
+    int drain_ms;
+    _Atomic int done;
+} stop_arg2;
+
+static void *stop_thread2(void *p)
+{
+    stop_arg2 *a = p;
+    pb_server_stop(a->s, a->drain_ms);
+    a->done = 1;
+    return NULL;
+}
+
+/* Stop waits for deferred requests: one suspended before stop (finished during the drain,
+ * past its 1 ms deadline), one whose handler is still running when stop begins (it defers
+ * while stopping and is answered too). */
+PB_TEST(http_defer_finish_during_stop)
+{
+    pb_log_level = PB_LOG_OFF;
+    curl_global_init(CURL_GLOBAL_ALL);
+    dq q;
+    dq_init(&q);
+    pb_server *s = mk_defer_server(&q);
+    PB_REQUIRE(s);
+    pb_error err = {0};
+    PB_REQUIRE(pb_server_start(s, &err) == 0);
+    int port = pb_server_port(s);
+    nclient a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    snprintf(a.url, sizeof a.url, "http://127.0.0.1:%d/defer?n=a", port);
+    snprintf(b.url, sizeof b.url, "http://127.0.0.1:%d/defer/gate?n=b", port);
+    pthread_t ta, tb, st;
+    PB_REQUIRE(pthread_create(&ta, NULL, nclient_thread, &a) == 0);
+    dq_wait(&q, 1);
+    PB_REQUIRE(pthread_create(&tb, NULL, nclient_thread, &b) == 0);
+    dq_wait(&q, 2); /* b's handler has deferred and blocks on the gate */
+
+    stop_arg2 sa = {s, 1, 0};
+    PB_REQUIRE(pthread_create(&st, NULL, stop_thread2, &sa) == 0);
+    int refused = 0;
+    for (int i = 0; i < 5000 && !refused; i++) {
+        if (!can_connect(port)) refused = 1;
+        else {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    PB_CHECK(refused);
+    pthread_mutex_lock(&q.mu);
+    q.go = 1; /* b's handler returns while the server is stopping */
+    pthread_cond_broadcast(&q.cv);
+    pthread_mutex_unlock(&q.mu);
+    PB_CHECK(!sa.done); /* a and b are unfinished: stop must still be waiting */
+    dq_finish(&q, 0);
+    PB_CHECK(!sa.done); /* b still unfinished */
+    dq_finish(&q, 1);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_join(st, NULL);
+    PB_CHECK(sa.done);
+    PB_CHECK_EQ_INT(a.rc, 0);
+    PB_CHECK_EQ_INT(a.res.status, 200);
+    PB_CHECK_STR(a.res.body.data, "{\"n\":\"a\"}");
+    PB_CHECK_EQ_INT(b.rc, 0);
+    PB_CHECK_EQ_INT(b.res.status, 200);
+    PB_CHECK_STR(b.res.body.data, "{\"n\":\"b\"}");
+    PB_CHECK_EQ_INT(q.done_calls, 2);
+    pb_server_free(s);
+}
+
+/* The webhook receiver's pattern: defer, submit to the group committer, answer from the
+ * committer once the batch commit returned (200 / duplicate), 503 + Retry-After when the
+ * queue is full or the enqueuer stops. */
+typedef struct store_ctx {
+    pb_enqueuer *q;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int submitted; /* handlers past their submit */
+} store_ctx;
+
+static void store_wait(store_ctx *sc, int n)
+{
+    pthread_mutex_lock(&sc->mu);
+    while (sc->submitted < n) pthread_cond_wait(&sc->cv, &sc->mu);
+    pthread_mutex_unlock(&sc->mu);
+}
+
+static void store_done(void *ctx, int rc, int duplicate)
+{
+    pb_deferred *d = ctx;
+    if (rc) {
+        pb_deferred_header(d, "Retry-After", "1");
+        pb_deferred_finish(d, 503, "{\"error\":\"overloaded, retry later\"}");
+        return;
+    }
+    pb_deferred_finish(d, 200, duplicate ? "{\"ok\":true,\"duplicate\":true}" : "{\"ok\":true,\"queued\":true}");
+}
+
+static int h_store(pb_req *req, pb_resp *resp, void *ctx)
+{
+    store_ctx *sc = ctx;
+    size_t len = 0;
+    const char *body = pb_req_body(req, &len);
+    pb_queue_in job = {.key = pb_req_param(req, "key"), .source = "plane", .workspace = "acme",
+                       .received_at = 1, .body = body, .body_len = len};
+    pb_deferred *d = pb_resp_defer(resp);
+    if (!d) return PB_EINTERNAL;
+    if (pb_enqueuer_submit_async(sc->q, &job, store_done, d, NULL) != 0) store_done(d, PB_EBUSY, 0);
+    pthread_mutex_lock(&sc->mu);
+    sc->submitted++;
+    pthread_cond_broadcast(&sc->cv);
+    pthread_mutex_unlock(&sc->mu);
+    return 0;
+}
+
+typedef struct post_client {
+    char url[160];
+    http_res res;
+    int rc;
+} post_client;
+
+static void *post_thread(void *p)
+{
+    post_client *a = p;
+    a->rc = fetch(a->url, "POST", NULL, "{\"x\":1}", 7, &a->res);
+    return NULL;
+}
+
+PB_STORE_TEST(http_defer_answered_by_group_commit)
+{
+    pb_log_level = PB_LOG_OFF;
+    curl_global_init(CURL_GLOBAL_ALL);
+    pb_db *db = NULL;
+    pb_error err = {0};
+    PB_REQUIRE(pb_db_open(pb_test_store_url(), &(pb_db_options){.pool_size = 8}, &db, &err) == 0);
+    store_ctx sc = {NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    PB_REQUIRE(pb_enqueuer_new(db, &(pb_enqueuer_options){.max_pending = 1}, &sc.q, &err) == 0);
+    pb_server *s = mk_server(NULL);
+    PB_REQUIRE(s);
+    pb_route rt = {"POST", "/store/{key}", NULL, PB_ROUTE_PUBLIC | PB_ROUTE_RAW_BODY, h_store, &sc};
+    PB_REQUIRE(pb_server_route(s, &rt) == 0);
+    PB_REQUIRE(pb_server_start(s, &err) == 0);
+    int port = pb_server_port(s);
+
+    /* committer not running, one pending allowed: the first waits, the second gets 503 */
+    post_client a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    snprintf(a.url, sizeof a.url, "http://127.0.0.1:%d/store/k-first", port);
+    pthread_t ta;
+    PB_REQUIRE(pthread_create(&ta, NULL, post_thread, &a) == 0);
+    store_wait(&sc, 1);
+    PB_CHECK_EQ_INT(pb_enqueuer_pending(sc.q), 1);
+    snprintf(b.url, sizeof b.url, "http://127.0.0.1:%d/store/k-second", port);
+    post_thread(&b);
+    PB_CHECK_EQ_INT(b.res.status, 503);
+    PB_CHECK(hdr_has(&b.res, "\r\nRetry-After: 1"));
+    PB_REQUIRE(pb_enqueuer_start(sc.q, &err) == 0);
+    pthread_join(ta, NULL);
+    PB_CHECK_EQ_INT(a.res.status, 200);
+    PB_CHECK_STR(a.res.body.data, "{\"ok\":true,\"queued\":true}");
+    pb_enqueuer_stop(sc.q);
+    pb_enqueuer_free(sc.q);
+
+    /* a job still queued when the enqueuer stops is answered 503 */
+    PB_REQUIRE(pb_enqueuer_new(db, NULL, &sc.q, &err) == 0);
+    snprintf(a.url, sizeof a.url, "http://127.0.0.1:%d/store/k-stopped", port);
+    PB_REQUIRE(pthread_create(&ta, NULL, post_thread, &a) == 0);
+    store_wait(&sc, 3);
+    pb_enqueuer_stop(sc.q);
+    pthread_join(ta, NULL);
+    PB_CHECK_EQ_INT(a.res.status, 503);
+    PB_CHECK(hdr_has(&a.res, "\r\nRetry-After: 1"));
+    pb_enqueuer_free(sc.q);
+
+    /* many at once (each a distinct key, and every key twice): one answer per request */
+    PB_REQUIRE(pb_enqueuer_new(db, &(pb_enqueuer_options){.max_batch = 16}, &sc.q, &err) == 0);
+    PB_REQUIRE(pb_enqueuer_start(sc.q, &err) == 0);
+    enum { N = 48 };
+    static post_client cl[N];
+    pthread_t ct[N];
+    for (int i = 0; i < N; i++) {
+        memset(&cl[i], 0, sizeof cl[i]);
+        snprintf(cl[i].url, sizeof cl[i].url, "http://127.0.0.1:%d/store/k-%d", port, i % (N / 2));
+        PB_REQUIRE(pthread_create(&ct[i], NULL, post_thread, &cl[i]) == 0);
+    }
+    int ok = 0, dup = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(ct[i], NULL);
+        ok += cl[i].res.status == 200;
+        dup += strstr(cl[i].res.body.data, "\"duplicate\":true") != NULL;
+    }
+    PB_CHECK_EQ_INT(ok, N);
+    PB_CHECK_EQ_INT(dup, N / 2);
+    int64_t commits = 0, rows = 0;
+    pb_enqueuer_counts(sc.q, &commits, &rows);
+    PB_CHECK_EQ_INT(rows, N / 2);
+
+    /* the raw path waits for the committer's answer too */
+    raw_resp rr;
+    PB_CHECK_EQ_INT(raw(s, "POST", "/store/k-raw", NULL, "{}", &rr), 200);
+    PB_CHECK_STR(resp_body(&rr), "{\"ok\":true,\"queued\":true}");
+    pb_buf_free(&rr.out);
+    PB_CHECK_EQ_INT(raw(s, "POST", "/store/k-raw", NULL, "{}", &rr), 200);
+    PB_CHECK_STR(resp_body(&rr), "{\"ok\":true,\"duplicate\":true}");
+    pb_buf_free(&rr.out);
+
+    pb_server_stop(s, 5000);
+    pb_enqueuer_stop(sc.q);
+    pb_enqueuer_free(sc.q);
+    pb_server_free(s);
+    pb_db_free(db);
 }
