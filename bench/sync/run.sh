@@ -195,8 +195,9 @@ echo "bench sync: 60/min run: $GV_REQ requests in ${GV_SECS}s ($GV_RPM/min), 429
   yn() { if node -e "process.exit(($1) ? 0 : 1)"; then echo met; else echo "**not met**"; fi; }
   echo "- backfill >= 20000 items/s: $(yn "${BF_RATE} >= 20000") ($BF_RATE end to end; the mirror side alone"
   echo "  $BF_STORE_RATE items/s; the upstream alone serves $PEER_RATE items/s of these pages, so here the"
-  echo "  upstream bounds any mirror). The walk fetches a batch of 8 pages, then applies it (one SQLite"
-  echo "  transaction per page with its cursor, synchronous=FULL): fetch and apply do not overlap yet."
+  echo "  upstream bounds any mirror). The walk applies a batch of 8 pages (one SQLite transaction per"
+  echo "  page with its cursor, synchronous=FULL) while the next batch is fetched, so the store side sets"
+  echo "  the pace."
   echo "- peak RSS < 100 MB: $(yn "${RSS_KB} < 102400") ($((RSS_KB / 1024)) MB)"
   echo "- incremental cost proportional to the changes: $IN_REQ requests for 10 changes in $ITEMS items"
   echo "- 60/min: >= 90% of the available budget: $(yn "'${GV_SHARE}' !== 'n/a' && ${GV_SHARE:-0} >= 90") ($GV_SHARE %), zero 429s: $(yn "${GV_429} == 0")"

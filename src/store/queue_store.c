@@ -65,12 +65,14 @@ static int insert_chunk(pb_conn *c, const char *sql, const pb_queue_in *jobs, si
     return 0;
 }
 
-int pb_queue_enqueue_batch(pb_conn *c, const pb_queue_in *jobs, size_t n, unsigned char *inserted,
-                           pb_error *err)
+static int cmp_in_key(const void *a, const void *b)
 {
-    pthread_once(&insert_once, build_insert_sql);
-    for (size_t k = 0; k < N_CHUNKS; k++)
-        if (!insert_sql[k]) return pb_error_set(err, PB_ENOMEM, "out of memory");
+    return strcmp(((const pb_queue_in *)a)->key, ((const pb_queue_in *)b)->key);
+}
+
+/* One attempt: every row of the batch in one transaction. */
+static int enqueue_once(pb_conn *c, const pb_queue_in *jobs, size_t n, unsigned char *inserted, pb_error *err)
+{
     int rc = pb_conn_begin_write(c, err);
     if (rc) return rc;
     size_t i = 0;
@@ -89,6 +91,49 @@ fail:
     pb_conn_rollback(c);
     for (size_t r = 0; r < n; r++)
         inserted[r] = 0;
+    return rc;
+}
+
+int pb_queue_enqueue_batch(pb_conn *c, const pb_queue_in *jobs, size_t n, unsigned char *inserted,
+                           pb_error *err)
+{
+    pthread_once(&insert_once, build_insert_sql);
+    for (size_t k = 0; k < N_CHUNKS; k++)
+        if (!insert_sql[k]) return pb_error_set(err, PB_ENOMEM, "out of memory");
+    /* Several committers (PostgreSQL) insert concurrently; two batches holding the same keys
+     * in different orders would wait on each other's unique-index entries and deadlock. Rows
+     * go in key order, so every committer takes those locks in the same order; a deadlock or
+     * serialization failure that still happens (PB_EBUSY) is retried. */
+    pb_queue_in *sorted = malloc((n ? n : 1) * sizeof *sorted);
+    unsigned char *ins_sorted = calloc(n ? n : 1, 1);
+    int rc = 0;
+    if (!sorted || !ins_sorted) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(sorted, jobs, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, cmp_in_key);
+    for (int attempt = 0; attempt < 4; attempt++) {
+        rc = enqueue_once(c, sorted, n, ins_sorted, err);
+        if (rc != PB_EBUSY) break;
+    }
+    for (size_t r = 0; r < n; r++)
+        inserted[r] = 0;
+    if (rc) goto out;
+    /* Map the flags back to the caller's order. A key present twice is inserted once: the
+     * first caller row with that key gets the flag, the others are duplicates. */
+    for (size_t s = 0; s < n; s++) {
+        if (!ins_sorted[s]) continue;
+        for (size_t r = 0; r < n; r++) {
+            if (!inserted[r] && strcmp(jobs[r].key, sorted[s].key) == 0) {
+                inserted[r] = 1;
+                break;
+            }
+        }
+    }
+out:
+    free(sorted);
+    free(ins_sorted);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include "store/sync_store.h"
 #include "sync/upstream.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ typedef struct run {
     state_ent *states;
     size_t nstates, capstates;
     int counts_dirty; /* an issue row changed: reset the project's cached list count */
+    int up_busy;      /* a prefetch thread owns up: progress() must not read its stats */
 } run;
 
 /* ---------------------------------------------------------------- small helpers */
@@ -82,15 +84,17 @@ static void progress(run *r, const char *phase, int force)
     r->last_progress_ms = now;
     pb_up_stats us;
     pb_gov_stats gs;
-    pb_up_stats_get(r->up, &us);
-    pb_gov_stats_get(pb_up_governor(r->up), &gs);
+    pb_gov_stats_get(pb_up_governor(r->up), &gs); /* the governor locks its own stats */
     r->pr.workspace = r->ws;
     r->pr.phase = phase;
     r->pr.items = r->rep.items;
     r->pr.written = r->rep.written;
-    r->pr.requests = us.requests;
-    r->pr.throttled = us.throttled;
-    r->pr.retries = us.retries;
+    if (!r->up_busy) { /* else keep the last figures: up's counters belong to the fetch thread */
+        pb_up_stats_get(r->up, &us);
+        r->pr.requests = us.requests;
+        r->pr.throttled = us.throttled;
+        r->pr.retries = us.retries;
+    }
     r->pr.budget_remaining = gs.remaining;
     r->pr.budget_limit = gs.limit;
     r->pr.elapsed_s = (double)(now - r->t0_ms) / 1000.0;
@@ -837,32 +841,126 @@ static void issue_page_path(run *r, const char *project_id, int64_t page, const 
              r->per_page, r->per_page, (long long)page, extra ? extra : "");
 }
 
-/* Backfill: pages from cur->next_page, fetched `parallel` at a time, committed in order. */
+/* One batch of backfill pages, fetched by a helper thread while the previous batch is
+ * written (pb_up is used by one thread at a time: while a prefetch runs, only it touches up). */
+typedef struct prefetch {
+    pthread_t th;
+    int started;
+    pb_up *up;
+    int64_t first;
+    int n;
+    int rc;
+    pb_error err;
+    char paths[16][512];
+    const char *pp[16];
+    pb_up_result res[16];
+} prefetch;
+
+static void *prefetch_main(void *arg)
+{
+    prefetch *f = arg;
+    f->rc = pb_up_get_many(f->up, f->pp, (size_t)f->n, f->res, &f->err);
+    return NULL;
+}
+
+static void prefetch_setup(run *r, const char *project_id, prefetch *f, int64_t first, int n)
+{
+    f->up = r->up;
+    f->first = first;
+    f->n = n;
+    f->rc = 0;
+    f->started = 0;
+    memset(&f->err, 0, sizeof f->err);
+    memset(f->res, 0, sizeof f->res);
+    for (int i = 0; i < n; i++) {
+        issue_page_path(r, project_id, first + i, NULL, f->paths[i], sizeof f->paths[i]);
+        f->pp[i] = f->paths[i];
+    }
+}
+
+/* Starts the fetch in a thread; without one, fetches now (no overlap, same result). */
+static void prefetch_start(run *r, prefetch *f)
+{
+    r->up_busy = 1;
+    if (pthread_create(&f->th, NULL, prefetch_main, f) == 0) {
+        f->started = 1;
+        return;
+    }
+    r->up_busy = 0;
+    prefetch_main(f);
+}
+
+static void prefetch_join(run *r, prefetch *f)
+{
+    if (f->started) pthread_join(f->th, NULL);
+    f->started = 0;
+    r->up_busy = 0;
+}
+
+static void prefetch_clear(prefetch *f)
+{
+    for (int i = 0; i < 16; i++) pb_up_result_clear(&f->res[i]);
+    f->n = 0;
+}
+
+/* Backfill: pages from cur->next_page, fetched `parallel` at a time and committed in order,
+ * each page in one transaction with the cursor that covers it. While a batch is written, the
+ * next batch is fetched by a helper thread (same governor, same parallelism: one batch in
+ * flight at a time); it is started only when the current batch is complete and not the last,
+ * and its results are dropped if writing fails or the walk ends, so the cursor never moves
+ * past a page that is not committed. */
 static int issues_backfill(run *r, const char *project_id, pb_ss_cursor *cur, pb_error *err)
 {
     int64_t total_pages = -1;
     int rc = 0;
     int counted = 0;
+    prefetch *fa = calloc(1, sizeof *fa), *fb = calloc(1, sizeof *fb);
+    if (!fa || !fb) {
+        free(fa);
+        free(fb);
+        return pb_error_set(err, PB_ENOMEM, "out of memory");
+    }
+    prefetch *curf = fa, *nextf = fb;
+    int have = 0; /* curf holds the fetched batch starting at cur->next_page */
     for (;;) {
         int64_t first = cur->next_page;
-        int batch = total_pages < 0 ? 1 : r->parallel;
-        if (total_pages >= 0 && first + batch > total_pages) batch = (int)(total_pages - first);
-        if (batch <= 0) break;
-        char paths[16][512];
-        const char *pp[16];
-        pb_up_result res[16];
-        for (int i = 0; i < batch; i++) {
-            issue_page_path(r, project_id, first + i, NULL, paths[i], sizeof paths[i]);
-            pp[i] = paths[i];
+        if (!have) {
+            int batch = total_pages < 0 ? 1 : r->parallel;
+            if (total_pages >= 0 && first + batch > total_pages) batch = (int)(total_pages - first);
+            if (batch <= 0) break;
+            prefetch_setup(r, project_id, curf, first, batch);
+            prefetch_main(curf);
         }
-        rc = pb_up_get_many(r->up, pp, (size_t)batch, res, err);
+        have = 0;
+        int batch = curf->n;
+        rc = curf->rc;
+        if (rc && err) *err = curf->err;
+        /* look ahead: the batch is complete (every page answered, full) -> fetch the next one */
+        int complete = !rc;
+        for (int i = 0; complete && i < batch; i++) {
+            cJSON *rows = NULL;
+            int64_t tp = -1;
+            if (issue_rows(&curf->res[i], &rows, &tp, NULL) || cJSON_GetArraySize(rows) < r->per_page)
+                complete = 0;
+            else if (tp >= 0)
+                total_pages = tp;
+        }
+        if (complete && total_pages >= 0) {
+            int64_t nfirst = first + batch;
+            int nb = r->parallel;
+            if (nfirst + nb > total_pages) nb = (int)(total_pages - nfirst);
+            if (nb > 0) {
+                prefetch_setup(r, project_id, nextf, nfirst, nb);
+                prefetch_start(r, nextf);
+            }
+        }
         int stop = 0;
         for (int i = 0; !rc && i < batch && !stop; i++) {
             cJSON *rows = NULL;
             int64_t tp = -1, tc = 0;
-            if (issue_rows(&res[i], &rows, &tp, &tc)) {
+            if (issue_rows(&curf->res[i], &rows, &tp, &tc)) {
                 rc = pb_error_set(err, PB_EUPSTREAM, "work-item page %lld: %s", (long long)(first + i),
-                                  res[i].error[0] ? res[i].error : "unexpected answer");
+                                  curf->res[i].error[0] ? curf->res[i].error : "unexpected answer");
                 break;
             }
             if (tp >= 0) total_pages = tp;
@@ -890,9 +988,24 @@ static int issues_backfill(run *r, const char *project_id, pb_ss_cursor *cur, pb
             }
             progress(r, "issues", 0);
         }
-        for (int i = 0; i < batch; i++) pb_up_result_clear(&res[i]);
+        prefetch_clear(curf);
+        if (nextf->n > 0) {
+            prefetch_join(r, nextf);
+            if (rc || stop || nextf->first != cur->next_page) {
+                prefetch_clear(nextf); /* not needed (walk over or failed): nothing was applied from it */
+            } else {
+                prefetch *t = curf;
+                curf = nextf;
+                nextf = t;
+                have = 1;
+            }
+        }
         if (rc || stop) break;
     }
+    prefetch_clear(curf);
+    prefetch_clear(nextf);
+    free(fa);
+    free(fb);
     return rc;
 }
 

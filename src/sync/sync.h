@@ -7,7 +7,8 @@
  *   3. per project, full listings of states, labels, project members, cycles, modules and
  *      intake (rows missing from a complete listing are marked deleted: reconciliation);
  *   4. work items: the first run is a backfill (order_by=-updated_at, per_page constant,
- *      pages fetched concurrently, every page committed together with the page cursor in
+ *      pages fetched concurrently, the next batch fetched by a helper thread while the current
+ *      one is written, every page committed together with the page cursor in
  *      work_plane.events_cursor, so a killed run resumes at the first uncommitted page);
  *      later runs walk order_by=-updated_at down to the stored watermark (inclusive, dedup by
  *      id) and commit the new watermark in the transaction of the last page;
