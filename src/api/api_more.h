@@ -39,6 +39,15 @@ void pb_more_set_time(cJSON *obj, const char *key, int64_t us);
 /* obj[key] as a string, or NULL. */
 const char *pb_more_get_str(const cJSON *obj, const char *key);
 
+/* Adds computed counts to an event's copy of an object (cycle and module issue counts). */
+typedef int (*pb_more_counts_fn)(pb_api_req *a, cJSON *data, const char *id);
+/* Saves an edited object inside the caller's write transaction: stamps updated_at/by, writes
+ * raw and the indexed columns, and records `event` in the outbox with previous_attributes
+ * for the changed diff_keys (counts, when given, are added to the event's data only). On
+ * success *raw_out is the saved JSON (malloc'd, caller frees). */
+int pb_more_save(pb_api_req *a, const char *id, const cJSON *before, cJSON *o, int64_t now, const char *event,
+                 const char *const *diff_keys, pb_more_counts_fn counts, char **raw_out, pb_error *err);
+
 /* Renders one object for output: expands the user keys in `users` (NULL-terminated) named in
  * expand, applies fields, writes compact JSON into b. */
 int pb_more_render(pb_api_req *a, cJSON *obj, const char *const *users, const pb_api_fields *fields,

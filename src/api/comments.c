@@ -77,6 +77,36 @@ const char *pb_more_get_str(const cJSON *obj, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+int pb_more_save(pb_api_req *a, const char *id, const cJSON *before, cJSON *o, int64_t now, const char *event,
+                 const char *const *diff_keys, pb_more_counts_fn counts, char **raw_out, pb_error *err)
+{
+    pb_more_set_time(o, "updated_at", now);
+    pb_more_set_str(o, "updated_by", a->user_id);
+    char *raw = cJSON_PrintUnformatted(o);
+    if (!raw) return pb_error_set(err, PB_ENOMEM, "out of memory");
+    const char *arch = pb_more_get_str(o, "archived_at");
+    int64_t archived = 0;
+    if (arch && pb_time_parse(arch, &archived)) archived = 0;
+    int rc = pb_more_update(a->conn, id, pb_more_get_str(o, "name"), pb_more_get_str(o, "external_source"),
+                            pb_more_get_str(o, "external_id"), now, archived, raw, err);
+    cJSON *prev = cJSON_CreateObject();
+    if (!rc && !prev) rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+    if (!rc) {
+        pb_api_diff(before, o, diff_keys, prev);
+        cJSON *data = cJSON_Duplicate(o, 1);
+        if (data && counts) rc = counts(a, data, id);
+        if (!rc) rc = pb_api_outbox(a->conn, event, a->slug, a->project_id, id, data ? data : o, prev, err);
+        cJSON_Delete(data);
+    }
+    cJSON_Delete(prev);
+    if (rc) {
+        free(raw);
+        return rc;
+    }
+    *raw_out = raw;
+    return 0;
+}
+
 /* ?expand= on the objects of this half: user keys -> UserLite, issue -> the full work item,
  * project -> ProjectLite, workspace -> WorkspaceLite (the last two as workitems.c does them). */
 static void expand_object(pb_api_req *a, cJSON *obj, const char *const *users, const pb_api_fields *expand)

@@ -390,34 +390,9 @@ out:
 
 /* Writes o back (raw, columns), records cycle.updated with the changed keys. */
 static int cycle_save(pb_api_req *a, const char *id, const cJSON *before, cJSON *o, int64_t now,
-                      char **raw_out, pb_error *err)
+                       char **raw_out, pb_error *err)
 {
-    pb_more_set_time(o, "updated_at", now);
-    pb_more_set_str(o, "updated_by", a->user_id);
-    char *raw = cJSON_PrintUnformatted(o);
-    if (!raw) return pb_error_set(err, PB_ENOMEM, "out of memory");
-    const char *arch = pb_more_get_str(o, "archived_at");
-    int64_t archived = 0;
-    if (arch && pb_time_parse(arch, &archived)) archived = 0;
-    int rc = pb_more_update(a->conn, id, pb_more_get_str(o, "name"), pb_more_get_str(o, "external_source"),
-                            pb_more_get_str(o, "external_id"), now, archived, raw, err);
-    cJSON *prev = cJSON_CreateObject();
-    if (!rc && !prev) rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-    if (!rc) {
-        pb_api_diff(before, o, cycle_diff_keys, prev);
-        cJSON *data = cJSON_Duplicate(o, 1);
-        if (data) rc = cycle_add_counts(a, data, id);
-        if (!rc) rc = pb_api_outbox(a->conn, "cycle.updated", a->slug, a->project_id, id,
-                                    data ? data : o, prev, err);
-        cJSON_Delete(data);
-    }
-    cJSON_Delete(prev);
-    if (rc) {
-        free(raw);
-        return rc;
-    }
-    *raw_out = raw;
-    return 0;
+    return pb_more_save(a, id, before, o, now, "cycle.updated", cycle_diff_keys, cycle_add_counts, raw_out, err);
 }
 
 static int cycle_update(pb_req *req, pb_resp *resp, void *ctx)
