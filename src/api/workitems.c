@@ -1009,6 +1009,30 @@ static int h_archived_list(pb_req *req, pb_resp *resp, void *ctx)
     return 0;
 }
 
+/* GET archived-work-items/{id}/: one archived issue (Plane's app API has it; v1 hides archived
+ * issues from detail GET). A mirror uses it to tell an archive from a delete. */
+static int h_archived_get(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    char *raw = NULL;
+    cJSON *o = NULL;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
+    const char *id = pb_api_uuid_param(req, resp, "issue_id");
+    if (!id) goto out;
+    pb_error err = {0};
+    int rc = pb_ps_item_raw(a.conn, "issue", a.project_id, id, 0, &raw, &err);
+    o = rc ? NULL : cJSON_Parse(raw);
+    const cJSON *arch = o ? cJSON_GetObjectItemCaseSensitive(o, "archived_at") : NULL;
+    if (!rc && !cJSON_IsString(arch)) rc = PB_ENOTFOUND; /* not archived: not in this collection */
+    if (rc) pb_api_fail(resp, rc, &err);
+    else send_issue(&a, 200, raw);
+out:
+    cJSON_Delete(o);
+    free(raw);
+    pb_api_end(&a);
+    return 0;
+}
+
 static int h_delete(pb_req *req, pb_resp *resp, void *ctx)
 {
     pb_api_req a;
@@ -1204,6 +1228,9 @@ void pb_api_register_workitems(pb_server *s, pb_app *app)
         "/api/v1/workspaces/{slug}/projects/{project_id}/issues/{issue_id}/unarchive/"};
     static const char *const archived[] = {"/api/v1/workspaces/{slug}/projects/{project_id}/archived-work-items/",
                                            "/api/v1/workspaces/{slug}/projects/{project_id}/archived-issues/"};
+    static const char *const archived_one[] = {
+        "/api/v1/workspaces/{slug}/projects/{project_id}/archived-work-items/{issue_id}/",
+        "/api/v1/workspaces/{slug}/projects/{project_id}/archived-issues/{issue_id}/"};
     for (int i = 0; i < 2; i++) {
         pb_api_route(s, app, "GET", lists[i], "issues:read", h_list);
         pb_api_route(s, app, "POST", lists[i], "issues:write", h_create);
@@ -1214,5 +1241,6 @@ void pb_api_register_workitems(pb_server *s, pb_app *app)
         pb_api_route(s, app, "POST", archives[i], "issues:write", h_archive);
         pb_api_route(s, app, "DELETE", unarchives[i], "issues:write", h_unarchive);
         pb_api_route(s, app, "GET", archived[i], "issues:read", h_archived_list);
+        pb_api_route(s, app, "GET", archived_one[i], "issues:read", h_archived_get);
     }
 }

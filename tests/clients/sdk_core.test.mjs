@@ -447,6 +447,13 @@ test("work items: archive and unarchive through the SDK, archived list", async (
   await expectHttp(client.workItems.retrieveByIdentifier(slug, `SDK-${done.sequence_id}`), 404);
   const arch = await client.workItems.listArchived(slug, project.id);
   assert.ok(arch.results.some((r) => r.id === done.id && r.archived_at));
+  // one archived item (what a mirror asks when the detail GET says 404); a live one is not there
+  let one = await api(d, "GET", `${S}/projects/${project.id}/archived-work-items/${done.id}/`);
+  assert.equal(one.status, 200);
+  assert.equal(one.json.id, done.id);
+  assert.ok(one.json.archived_at);
+  one = await api(d, "GET", `${S}/projects/${project.id}/archived-issues/${open.id}/`);
+  assert.equal(one.status, 404);
   // the external-id lookup still finds archived items, as Plane's does
   await client.workItems.unarchive(slug, project.id, done.id);
   const back = await client.workItems.retrieve(slug, project.id, done.id);

@@ -172,6 +172,34 @@ curl -s -o /dev/null -X PATCH -H "X-Api-Key: $AKEY" -H 'Content-Type: applicatio
 sync_ok b --workspace acme >/dev/null
 check derived_assigned_event test "$(sq b "SELECT COUNT(*) FROM ops_outbox WHERE type='issue.assigned' AND object_id='$ISS'")" = 1
 check derived_completed_event test "$(sq b "SELECT COUNT(*) FROM ops_outbox WHERE type='issue.completed' AND object_id='$ISS'")" = 1
+# archive upstream: Plane hides an archived issue from lists and from detail GET (404), like a
+# deleted one; reconciliation must record an archive (archived_at + issue.archived), not a delete
+# (on another issue: $ISS is used further down)
+ARC=$(sq b "SELECT plane_id FROM work_plane_items WHERE item_type='issue' AND project_id='$PID_P' AND deleted_at IS NULL AND plane_id <> '$ISS' LIMIT 1")
+curl -s -o /dev/null -X PATCH -H "X-Api-Key: $AKEY" -H 'Content-Type: application/json' \
+  -d "{\"state\":\"$DONE\"}" "$A/api/v1/workspaces/acme/projects/$PID_P/work-items/$ARC/"
+aup() { curl -s -o /dev/null -w '%{http_code}' -X "$1" -H "X-Api-Key: $AKEY" "$A/api/v1/workspaces/acme/projects/$PID_P/work-items/$ARC/$2"; }
+CODE=$(aup POST archive/)
+if [ "$CODE" = 200 ]; then ok archive_upstream; else ko archive_upstream "API answered $CODE"; fi
+sync_ok b --workspace acme --reconcile >/dev/null
+check archived_not_deleted test "$(sq b "SELECT (archived_at IS NOT NULL) || (deleted_at IS NULL) FROM work_plane_items WHERE plane_id='$ARC'")" = 11
+check archive_event test "$(sq b "SELECT COUNT(*) FROM ops_outbox WHERE type='issue.archived' AND object_id='$ARC'")" = 1
+check no_delete_event_for_archive test "$(sq b "SELECT COUNT(*) FROM ops_outbox WHERE type='issue.deleted' AND object_id='$ARC'")" = 0
+check verify_after_archive verify_100 b acme
+EV=$(sq b "SELECT COUNT(*) FROM ops_outbox")
+sync_ok b --workspace acme --reconcile >/dev/null
+check archive_reconcile_idempotent test "$(sq b "SELECT COUNT(*) FROM ops_outbox")" = "$EV"
+check unarchive_upstream test "$(aup DELETE unarchive/)" = 204
+sync_ok b --workspace acme --reconcile >/dev/null
+check unarchived_in_mirror test "$(sq b "SELECT (archived_at IS NULL) || (deleted_at IS NULL) FROM work_plane_items WHERE plane_id='$ARC'")" = 11
+# archived, then deleted upstream: gone from the archive too -> deleted after reconciliation
+aup POST archive/ >/dev/null
+sync_ok b --workspace acme --reconcile >/dev/null
+check delete_archived_upstream test "$(aup DELETE '')" = 204
+sync_ok b --workspace acme --reconcile >/dev/null
+check archived_then_deleted test -n "$(sq b "SELECT deleted_at FROM work_plane_items WHERE plane_id='$ARC' AND deleted_at IS NOT NULL")"
+check archived_then_deleted_event test "$(sq b "SELECT COUNT(*) FROM ops_outbox WHERE type='issue.deleted' AND object_id='$ARC'")" = 1
+check verify_after_archived_delete verify_100 b acme
 
 # ------------------------------------------------------------------ fault scenarios
 scenario() { # NAME FAULT-JSON
@@ -345,6 +373,14 @@ if [ -n "${PB_TEST_PG_URL:-}" ]; then
     $HELPER "$A" acme "$AKEY" change 3 >/dev/null
     if sync_ok p --reconcile; then ok pg_incremental; else ko pg_incremental; fi
     check pg_verify_incremental verify_100 p acme
+    # an upstream archive is an archive on PostgreSQL too (not a delete)
+    ARC2=$(psql -tA "$STORE_p" -c "SELECT plane_id FROM work_plane.items WHERE item_type='issue' AND project_id='$PID_P' AND deleted_at IS NULL AND archived_at IS NULL LIMIT 1")
+    curl -s -o /dev/null -X PATCH -H "X-Api-Key: $AKEY" -H 'Content-Type: application/json' \
+      -d "{\"state\":\"$DONE\"}" "$A/api/v1/workspaces/acme/projects/$PID_P/work-items/$ARC2/"
+    curl -s -o /dev/null -X POST -H "X-Api-Key: $AKEY" "$A/api/v1/workspaces/acme/projects/$PID_P/work-items/$ARC2/archive/"
+    sync_ok p --reconcile >/dev/null
+    check pg_archived_not_deleted test "$(psql -tA "$STORE_p" -c "SELECT (archived_at IS NOT NULL)::int || '' || (deleted_at IS NULL)::int FROM work_plane.items WHERE plane_id='$ARC2'")" = 11
+    check pg_verify_after_archive verify_100 p acme
   else
     ko pg_create_db
   fi
