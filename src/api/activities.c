@@ -30,21 +30,8 @@ static int h_list(pb_req *req, pb_resp *resp, void *ctx)
         pb_api_fail(resp, rc, &err);
         goto out;
     }
-    pb_buf *b = pb_resp_body(resp);
-    pb_buf_reset(b);
-    rc = pb_api_envelope_begin(b, &pg, total);
-    for (size_t i = 0; !rc && i < l.n; i++) {
-        if (i) rc = pb_buf_putc(b, ',');
-        if (!rc) rc = pb_api_append_raw(b, l.raw[i], &fields);
-    }
-    if (!rc) rc = pb_api_envelope_end(b);
+    pb_api_send_raw_page(resp, &pg, total, l.raw, l.n, &fields);
     pb_ps_rawlist_clear(&l);
-    if (rc) {
-        pb_buf_reset(b);
-        pb_api_internal(resp);
-    } else {
-        pb_resp_status(resp, 200);
-    }
 out:
     pb_api_end(&a);
     return 0;

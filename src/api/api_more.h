@@ -58,6 +58,50 @@ void pb_more_send_row(pb_api_req *a, int status, const char *raw, const char *co
 void pb_more_send_page(pb_api_req *a, const pb_api_page *pg, int64_t total,
                        const pb_more_row *rows, size_t n, const char *const *users);
 
+/* Renders one stored row (raw JSON) into b honouring fields/expand; arg is the caller's. */
+typedef int (*pb_more_render_fn)(pb_api_req *a, const void *arg, const char *raw, const pb_api_fields *fields,
+                                 const pb_api_fields *expand, pb_buf *b);
+/* Sends one row rendered by fn (fields/expand from the query) with status; 500 when fn fails. */
+void pb_more_send_rendered(pb_api_req *a, int status, const char *raw, pb_more_render_fn fn, const void *arg);
+/* Sends rows rendered by fn as Plane's paginated envelope (200); 500 when fn fails. */
+void pb_more_send_rendered_page(pb_api_req *a, const pb_api_page *pg, int64_t total, const pb_more_row *rows,
+                                size_t n, pb_more_render_fn fn, const void *arg);
+
+/* The answer to a lookup's result code: 0 when rc is 0; else rolls back, answers 404 for
+ * PB_ENOTFOUND or pb_api_fail(rc, err) otherwise, and returns 1. */
+int pb_more_lookup_result(pb_api_req *a, int rc, const pb_error *err);
+
+/* 0 when no live `type` object of the project has (es, ei); else rolls back, answers 409 with
+ * msg naming answer_id (the existing object's id when NULL) or the store error, and returns
+ * non-zero. Inside the write transaction. */
+int pb_more_external_free(pb_api_req *a, const char *type, const char *es, const char *ei, const char *msg,
+                          const char *answer_id);
+
+/* Ends the write transaction: rc != 0 rolls back and answers the failure (err); else commits
+ * (500 when that fails). Returns non-zero when it answered, 0 when committed. */
+int pb_more_end_write(pb_api_req *a, int rc, const pb_error *err);
+/* pb_more_end_write, then on commit answers status with raw rendered for users, or with no
+ * body when raw is NULL. */
+void pb_more_finish(pb_api_req *a, int rc, const pb_error *err, int status, const char *raw,
+                    const char *const *users);
+
+/* ---- objects that belong to a work item ({issue_id} in the route, pk the object): comments,
+ * links. Handlers with ctx = the pb_app*. */
+
+/* GET list: the paginated `type` rows of the work item (an unknown work item lists nothing,
+ * as Plane filters by the id). */
+int pb_more_child_list(pb_req *req, pb_resp *resp, void *ctx, const char *type, const char *const *users);
+/* GET one. */
+int pb_more_child_get(pb_req *req, pb_resp *resp, void *ctx, const char *type, const char *const *users);
+/* Loads child pk of issue_id inside the write transaction; rolls back, answers 404 (or the store
+ * error) and returns non-zero when it cannot. */
+int pb_more_child_load(pb_api_req *a, const char *type, const char *issue_id, const char *pk,
+                       pb_more_row *row);
+/* DELETE: soft-deletes the child, records deleted_event ({"id","issue"}) unless NULL, touches
+ * the work item; 204. flags: the pb_api_begin flags of the route. */
+int pb_more_child_delete(pb_req *req, pb_resp *resp, void *ctx, unsigned flags, const char *type,
+                         const char *deleted_event);
+
 /* Reads an optional string field into *out (borrowed; NULL when null/absent). Returns 1 when
  * present. */
 int pb_more_opt_str(const cJSON *body, const char *key, size_t maxlen, const char **out,
@@ -82,7 +126,7 @@ int pb_more_project_flag(pb_api_req *a, const char *flag, int *value);
  * else Plane's message: "Invalid URL format." or "Invalid URL scheme.". */
 const char *pb_more_url_problem(const char *u);
 
-/* ---- membership helpers shared by cycles and modules (cycles.c) ---- */
+/* ---- membership helpers shared by cycles and modules (grouping.c) ---- */
 
 /* A stable id for a (cycle|module, issue) membership row, which item_refs does not store. */
 void pb_more_membership_id(const char *ref_id, const char *issue_id, char out[37]);

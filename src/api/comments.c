@@ -205,6 +205,163 @@ void pb_more_send_page(pb_api_req *a, const pb_api_page *pg, int64_t total,
     }
 }
 
+void pb_more_send_rendered(pb_api_req *a, int status, const char *raw, pb_more_render_fn fn, const void *arg)
+{
+    pb_api_fields fields, expand;
+    pb_api_fields_from_query(a->req, &fields, &expand);
+    pb_buf *b = pb_resp_body(a->resp);
+    pb_resp_status(a->resp, status);
+    if (fn(a, arg, raw, &fields, &expand, b)) {
+        pb_buf_reset(b);
+        pb_api_internal(a->resp);
+    }
+}
+
+void pb_more_send_rendered_page(pb_api_req *a, const pb_api_page *pg, int64_t total, const pb_more_row *rows,
+                                size_t n, pb_more_render_fn fn, const void *arg)
+{
+    pb_api_fields fields, expand;
+    pb_api_fields_from_query(a->req, &fields, &expand);
+    pb_buf *b = pb_resp_body(a->resp);
+    pb_resp_status(a->resp, 200);
+    int rc = pb_api_envelope_begin(b, pg, total);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (i) rc = pb_buf_putc(b, ',');
+        if (!rc) rc = fn(a, arg, rows[i].raw, &fields, &expand, b);
+    }
+    if (!rc) rc = pb_api_envelope_end(b);
+    if (rc) {
+        pb_buf_reset(b);
+        pb_api_internal(a->resp);
+    }
+}
+
+int pb_more_lookup_result(pb_api_req *a, int rc, const pb_error *err)
+{
+    if (rc == 0) return 0;
+    pb_conn_rollback(a->conn);
+    if (rc == PB_ENOTFOUND) pb_api_not_found(a->resp);
+    else pb_api_fail(a->resp, rc, err);
+    return 1;
+}
+
+int pb_more_external_free(pb_api_req *a, const char *type, const char *es, const char *ei, const char *msg,
+                          const char *answer_id)
+{
+    char dup[40];
+    pb_error err = {0};
+    int rc = pb_more_find_external(a->conn, type, a->project_id, es, ei, dup, &err);
+    if (rc == PB_ENOTFOUND) return 0;
+    if (rc == 0) {
+        pb_conn_rollback(a->conn);
+        pb_api_conflict(a->resp, msg, answer_id ? answer_id : dup);
+    } else {
+        pb_more_fail(a, rc, &err);
+    }
+    return 1;
+}
+
+int pb_more_end_write(pb_api_req *a, int rc, const pb_error *err)
+{
+    if (rc) {
+        pb_more_fail(a, rc, err);
+        return 1;
+    }
+    return pb_more_commit(a);
+}
+
+void pb_more_finish(pb_api_req *a, int rc, const pb_error *err, int status, const char *raw,
+                    const char *const *users)
+{
+    if (pb_more_end_write(a, rc, err)) return;
+    if (raw) pb_more_send_row(a, status, raw, users);
+    else pb_resp_status(a->resp, status);
+}
+
+int pb_more_child_list(pb_req *req, pb_resp *resp, void *ctx, const char *type, const char *const *users)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
+    const char *issue_id = pb_api_uuid_param(req, resp, "issue_id");
+    pb_api_page pg;
+    pb_more_row *rows = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    pb_error err = {0};
+    /* Plane filters by the issue id: an unknown work item lists nothing (200), no 404 */
+    if (!issue_id || pb_api_page_from_query(req, resp, &pg)) goto out;
+    int rc = pb_more_list(a.conn, type, a.project_id, issue_id, PB_MORE_ANY, 1, pg.offset, pg.per_page, &rows,
+                          &n, &total, &err);
+    if (rc) pb_api_fail(resp, rc, &err);
+    else pb_more_send_page(&a, &pg, total, rows, n, users);
+out:
+    pb_more_rows_free(rows, n);
+    pb_api_end(&a);
+    return 0;
+}
+
+int pb_more_child_get(pb_req *req, pb_resp *resp, void *ctx, const char *type, const char *const *users)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
+    const char *issue_id = pb_api_uuid_param(req, resp, "issue_id");
+    const char *pk = issue_id ? pb_api_uuid_param(req, resp, "pk") : NULL;
+    pb_more_row row = {0};
+    pb_error err = {0};
+    if (!pk) goto out;
+    int rc = pb_more_get(a.conn, type, a.project_id, issue_id, pk, &row, &err);
+    if (rc == PB_ENOTFOUND) pb_api_not_found(resp);
+    else if (rc) pb_api_fail(resp, rc, &err);
+    else pb_more_send_row(&a, 200, row.raw, users);
+out:
+    pb_more_row_clear(&row);
+    pb_api_end(&a);
+    return 0;
+}
+
+int pb_more_child_load(pb_api_req *a, const char *type, const char *issue_id, const char *pk,
+                       pb_more_row *row)
+{
+    pb_error err = {0};
+    int rc = pb_more_get(a->conn, type, a->project_id, issue_id, pk, row, &err);
+    if (rc == 0) return 0;
+    if (rc == PB_ENOTFOUND) {
+        pb_conn_rollback(a->conn);
+        pb_api_not_found(a->resp);
+    } else {
+        pb_more_fail(a, rc, &err);
+    }
+    return 1;
+}
+
+int pb_more_child_delete(pb_req *req, pb_resp *resp, void *ctx, unsigned flags, const char *type,
+                         const char *deleted_event)
+{
+    pb_api_req a;
+    if (pb_api_begin(&a, req, resp, ctx, flags)) return 0;
+    const char *issue_id = pb_api_uuid_param(req, resp, "issue_id");
+    const char *pk = issue_id ? pb_api_uuid_param(req, resp, "pk") : NULL;
+    pb_more_row row = {0};
+    cJSON *o = NULL;
+    pb_error err = {0};
+    if (!pk || pb_more_begin_write(&a) || pb_more_child_load(&a, type, issue_id, pk, &row)) goto out;
+    if (deleted_event) {
+        o = cJSON_CreateObject();
+        pb_more_set_str(o, "id", pk);
+        pb_more_set_str(o, "issue", issue_id);
+    }
+    int rc = pb_more_soft_delete(a.conn, pk, pb_api_now(), &err);
+    if (!rc && deleted_event)
+        rc = pb_api_outbox(a.conn, deleted_event, a.slug, a.project_id, pk, o, NULL, &err);
+    if (!rc) rc = pb_api_touch_issue(a.conn, issue_id, a.user_id, &err);
+    pb_more_finish(&a, rc, &err, 204, NULL, NULL);
+out:
+    cJSON_Delete(o);
+    pb_more_row_clear(&row);
+    pb_api_end(&a);
+    return 0;
+}
+
 int pb_more_opt_str(const cJSON *body, const char *key, size_t maxlen, const char **out,
                     pb_api_verr *v)
 {
@@ -242,12 +399,7 @@ void pb_more_fail(pb_api_req *a, int code, const pb_error *err)
 int pb_more_require_issue(pb_api_req *a, const char *issue_id)
 {
     pb_error err = {0};
-    int rc = pb_api_issue_check(a->conn, a->project_id, issue_id, 0, &err);
-    if (rc == 0) return 0;
-    pb_conn_rollback(a->conn);
-    if (rc == PB_ENOTFOUND) pb_api_not_found(a->resp);
-    else pb_api_fail(a->resp, rc, &err);
-    return 1;
+    return pb_more_lookup_result(a, pb_api_issue_check(a->conn, a->project_id, issue_id, 0, &err), &err);
 }
 
 int pb_more_project_flag(pb_api_req *a, const char *flag, int *value)
@@ -269,6 +421,8 @@ int pb_more_project_flag(pb_api_req *a, const char *flag, int *value)
 /* ================================================================ comments */
 
 static const char *const comment_users[] = {"actor", "created_by", "updated_by", NULL};
+
+#define COMMENT_EXT_CONFLICT "Issue Comment with the same external id and external source already exists"
 
 /* Validates the writable comment fields into `o` (create: all keys; update: present keys).
  * Returns 0 when valid, else non-zero with v filled. */
@@ -295,24 +449,7 @@ static int comment_fields(const cJSON *body, cJSON *o, pb_api_verr *v)
 
 static int comment_list(pb_req *req, pb_resp *resp, void *ctx)
 {
-    pb_api_req a;
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
-    const char *issue_id = pb_api_uuid_param(req, resp, "issue_id");
-    pb_api_page pg;
-    pb_more_row *rows = NULL;
-    size_t n = 0;
-    int64_t total = 0;
-    pb_error err = {0};
-    /* Plane filters by the issue id: an unknown work item lists nothing (200), no 404 */
-    if (!issue_id || pb_api_page_from_query(req, resp, &pg)) goto out;
-    int rc = pb_more_list(a.conn, "comment", a.project_id, issue_id, PB_MORE_ANY, 1, pg.offset,
-                          pg.per_page, &rows, &n, &total, &err);
-    if (rc) pb_api_fail(resp, rc, &err);
-    else pb_more_send_page(&a, &pg, total, rows, n, comment_users);
-out:
-    pb_more_rows_free(rows, n);
-    pb_api_end(&a);
-    return 0;
+    return pb_more_child_list(req, resp, ctx, "comment", comment_users);
 }
 
 static int comment_create(pb_req *req, pb_resp *resp, void *ctx)
@@ -373,21 +510,9 @@ static int comment_create(pb_req *req, pb_resp *resp, void *ctx)
     if (pb_more_require_issue(&a, issue_id)) goto out;
 
     const char *es = pb_more_get_str(o, "external_source"), *ei = pb_more_get_str(o, "external_id");
-    if (pb_more_get_str(body, "external_source") && pb_more_get_str(body, "external_id")) {
-        char dup[40];
-        int rc = pb_more_find_external(a.conn, "comment", a.project_id, es, ei, dup, &err);
-        if (rc == 0) {
-            pb_conn_rollback(a.conn);
-            pb_api_conflict(resp,
-                            "Issue Comment with the same external id and external source already exists",
-                            dup);
-            goto out;
-        }
-        if (rc != PB_ENOTFOUND) {
-            pb_more_fail(&a, rc, &err);
-            goto out;
-        }
-    }
+    if (pb_more_get_str(body, "external_source") && pb_more_get_str(body, "external_id") &&
+        pb_more_external_free(&a, "comment", es, ei, COMMENT_EXT_CONFLICT, NULL))
+        goto out;
     raw = cJSON_PrintUnformatted(o);
     if (!raw) {
         pb_more_fail(&a, PB_ENOMEM, NULL);
@@ -406,12 +531,7 @@ static int comment_create(pb_req *req, pb_resp *resp, void *ctx)
     int rc = pb_more_insert(a.conn, &nw, &err);
     if (!rc) rc = pb_api_outbox(a.conn, "issue_comment.created", a.slug, a.project_id, id, o, NULL, &err);
     if (!rc) rc = pb_api_touch_issue(a.conn, issue_id, a.user_id, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
-    pb_more_send_row(&a, 201, raw, comment_users);
+    pb_more_finish(&a, rc, &err, 201, raw, comment_users);
 out:
     pb_api_verr_free(&v);
     free(raw);
@@ -423,21 +543,7 @@ out:
 
 static int comment_get(pb_req *req, pb_resp *resp, void *ctx)
 {
-    pb_api_req a;
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
-    const char *issue_id = pb_api_uuid_param(req, resp, "issue_id");
-    const char *pk = issue_id ? pb_api_uuid_param(req, resp, "pk") : NULL;
-    pb_more_row row = {0};
-    pb_error err = {0};
-    if (!pk) goto out;
-    int rc = pb_more_get(a.conn, "comment", a.project_id, issue_id, pk, &row, &err);
-    if (rc == PB_ENOTFOUND) pb_api_not_found(resp);
-    else if (rc) pb_api_fail(resp, rc, &err);
-    else pb_more_send_row(&a, 200, row.raw, comment_users);
-out:
-    pb_more_row_clear(&row);
-    pb_api_end(&a);
-    return 0;
+    return pb_more_child_get(req, resp, ctx, "comment", comment_users);
 }
 
 static int comment_update(pb_req *req, pb_resp *resp, void *ctx)
@@ -452,17 +558,7 @@ static int comment_update(pb_req *req, pb_resp *resp, void *ctx)
     pb_api_verr v = {0};
     pb_error err = {0};
     if (!pk || pb_api_parse_body(req, resp, 1, &body)) goto out;
-    if (pb_more_begin_write(&a)) goto out;
-    int rc = pb_more_get(a.conn, "comment", a.project_id, issue_id, pk, &row, &err);
-    if (rc) {
-        if (rc == PB_ENOTFOUND) {
-            pb_conn_rollback(a.conn);
-            pb_api_not_found(resp);
-        } else {
-            pb_more_fail(&a, rc, &err);
-        }
-        goto out;
-    }
+    if (pb_more_begin_write(&a) || pb_more_child_load(&a, "comment", issue_id, pk, &row)) goto out;
     before = pb_more_parse_raw(row.raw, resp);
     o = before ? cJSON_Duplicate(before, 1) : NULL;
     if (!o) goto out;
@@ -485,20 +581,8 @@ static int comment_update(pb_req *req, pb_resp *resp, void *ctx)
     const char *new_ei = pb_more_get_str(body, "external_id");
     if (new_ei && strcmp(new_ei, row.ext_id) != 0) {
         const char *es = pb_more_get_str(body, "external_source");
-        char dup[40];
-        rc = pb_more_find_external(a.conn, "comment", a.project_id, es ? es : row.ext_source,
-                                   new_ei, dup, &err);
-        if (rc == 0) {
-            pb_conn_rollback(a.conn);
-            pb_api_conflict(resp,
-                            "Issue Comment with the same external id and external source already exists",
-                            pk);
+        if (pb_more_external_free(&a, "comment", es ? es : row.ext_source, new_ei, COMMENT_EXT_CONFLICT, pk))
             goto out;
-        }
-        if (rc != PB_ENOTFOUND) {
-            pb_more_fail(&a, rc, &err);
-            goto out;
-        }
     }
     int64_t now = pb_api_now();
     pb_more_set_time(o, "updated_at", now);
@@ -513,16 +597,11 @@ static int comment_update(pb_req *req, pb_resp *resp, void *ctx)
         goto out;
     }
     pb_api_diff(before, o, keys, prev);
-    rc = pb_more_update(a.conn, pk, NULL, pb_more_get_str(o, "external_source"),
-                        pb_more_get_str(o, "external_id"), now, 0, raw, &err);
+    int rc = pb_more_update(a.conn, pk, NULL, pb_more_get_str(o, "external_source"),
+                            pb_more_get_str(o, "external_id"), now, 0, raw, &err);
     if (!rc) rc = pb_api_outbox(a.conn, "issue_comment.updated", a.slug, a.project_id, pk, o, prev, &err);
     if (!rc) rc = pb_api_touch_issue(a.conn, issue_id, a.user_id, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
-    pb_more_send_row(&a, 200, raw, comment_users);
+    pb_more_finish(&a, rc, &err, 200, raw, comment_users);
 out:
     pb_api_verr_free(&v);
     pb_more_row_clear(&row);
@@ -537,39 +616,7 @@ out:
 
 static int comment_delete(pb_req *req, pb_resp *resp, void *ctx)
 {
-    pb_api_req a;
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
-    const char *issue_id = pb_api_uuid_param(req, resp, "issue_id");
-    const char *pk = issue_id ? pb_api_uuid_param(req, resp, "pk") : NULL;
-    pb_more_row row = {0};
-    cJSON *o = NULL;
-    pb_error err = {0};
-    if (!pk || pb_more_begin_write(&a)) goto out;
-    int rc = pb_more_get(a.conn, "comment", a.project_id, issue_id, pk, &row, &err);
-    if (rc == PB_ENOTFOUND) {
-        pb_conn_rollback(a.conn);
-        pb_api_not_found(resp);
-        goto out;
-    }
-    if (!rc) {
-        o = cJSON_CreateObject();
-        pb_more_set_str(o, "id", pk);
-        pb_more_set_str(o, "issue", issue_id);
-        rc = pb_more_soft_delete(a.conn, pk, pb_api_now(), &err);
-    }
-    if (!rc) rc = pb_api_outbox(a.conn, "issue_comment.deleted", a.slug, a.project_id, pk, o, NULL, &err);
-    if (!rc) rc = pb_api_touch_issue(a.conn, issue_id, a.user_id, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
-    pb_resp_status(resp, 204);
-out:
-    cJSON_Delete(o);
-    pb_more_row_clear(&row);
-    pb_api_end(&a);
-    return 0;
+    return pb_more_child_delete(req, resp, ctx, PB_API_PROJECT, "comment", "issue_comment.deleted");
 }
 
 #define WI "/api/v1/workspaces/{slug}/projects/{project_id}/work-items/{issue_id}"

@@ -958,6 +958,53 @@ int pb_api_append_raw(pb_buf *b, const char *raw, const pb_api_fields *fields)
     return rc;
 }
 
+void pb_api_send_raw_page(pb_resp *resp, const pb_api_page *pg, int64_t total, char *const *raw, size_t n,
+                          const pb_api_fields *fields)
+{
+    pb_buf *b = pb_resp_body(resp);
+    pb_buf_reset(b);
+    int rc = pb_api_envelope_begin(b, pg, total);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (i) rc = pb_buf_putc(b, ',');
+        if (!rc) rc = pb_api_append_raw(b, raw[i], fields);
+    }
+    if (!rc) rc = pb_api_envelope_end(b);
+    if (rc) {
+        pb_buf_reset(b);
+        pb_api_internal(resp);
+    } else {
+        pb_resp_status(resp, 200);
+    }
+}
+
+int pb_api_begin_write(pb_api_req *a, pb_error *err)
+{
+    int rc = pb_conn_begin_write(a->conn, err);
+    if (rc) pb_api_fail(a->resp, rc, err);
+    return rc;
+}
+
+int pb_api_commit(pb_api_req *a, int rc, pb_error *err, const char *conflict_msg)
+{
+    if (!rc) rc = pb_conn_commit(a->conn, err);
+    if (rc == PB_ECONFLICT && conflict_msg) pb_api_conflict(a->resp, conflict_msg, NULL);
+    else if (rc) pb_api_fail(a->resp, rc, err);
+    return rc;
+}
+
+int pb_api_load_item(pb_api_req *a, const char *item_type, const char *param, pb_ps_item *it)
+{
+    const char *id = pb_api_uuid_param(a->req, a->resp, param);
+    if (!id) return 1;
+    pb_error err = {0};
+    int rc = pb_ps_item_get(a->conn, item_type, a->project_id, id, it, &err);
+    if (rc) {
+        pb_api_fail(a->resp, rc, &err);
+        return 1;
+    }
+    return 0;
+}
+
 void pb_api_send_raw(pb_resp *resp, int status, const char *raw, const pb_api_fields *fields)
 {
     pb_buf *b = pb_resp_body(resp);

@@ -251,12 +251,32 @@ int pb_api_touch_issue(pb_conn *c, const char *issue_id, const char *user_id, pb
  * visible_only = 1 also hides archived/draft/triage issues, as Plane's detail GET does. */
 int pb_api_issue_check(pb_conn *c, const char *project_id, const char *issue_id, int visible_only,
                        pb_error *err);
+/* A new work item object with Plane's defaults (caller frees; NULL when out of memory). */
+cJSON *pb_api_issue_new(const char *id, const char *project_id, const char *ws_id, const char *user_id,
+                        int64_t now);
 /* Appends the work item's JSON (as served by its detail GET, without fields/expand) to b. */
 int pb_api_issue_json(pb_conn *c, const char *issue_id, pb_buf *b, pb_error *err);
 /* Answers a->req with a paginated list of the project's visible work items that have an
  * item_refs row (item_id = issue, kind, ref_id) — e.g. kind "cycle"/"module" with the cycle or
  * module id; honours per_page/cursor/fields/expand/order_by (default created_at). */
 void pb_api_issue_list_by_ref(pb_api_req *a, const char *kind, const char *ref_id);
+
+/* ---------------------------------------------------------------- handler steps */
+struct pb_ps_item;
+/* Opens the write transaction on a->conn; on failure answers pb_api_fail(rc, err). Returns rc. */
+int pb_api_begin_write(pb_api_req *a, pb_error *err);
+/* Commits a->conn when rc is 0; answers when rc or the commit fails: PB_ECONFLICT as 409
+ * pb_api_conflict(conflict_msg) when conflict_msg is given, anything else pb_api_fail. Returns
+ * the final code (0: committed, nothing answered). */
+int pb_api_commit(pb_api_req *a, int rc, pb_error *err, const char *conflict_msg);
+/* Loads the item_type row of a->project_id whose id is route parameter `param` into *it
+ * (caller clears it); answers 400 for a malformed id, else the store error (404 when missing),
+ * and returns non-zero when it cannot. */
+int pb_api_load_item(pb_api_req *a, const char *item_type, const char *param, struct pb_ps_item *it);
+/* Answers 200 with Plane's paginated envelope over raw[0..n) (fields applied), or 500 when
+ * the body cannot be written. */
+void pb_api_send_raw_page(pb_resp *resp, const pb_api_page *pg, int64_t total, char *const *raw, size_t n,
+                          const pb_api_fields *fields);
 
 /* Registration entry points of the sibling resource files (api2). api.c calls each one. */
 void pb_api_register_comments(pb_server *s, pb_app *app);

@@ -18,38 +18,18 @@
  * end day, project time zone taken as UTC). Counters (total_issues, backlog_issues...) are
  * computed on read from the membership rows. Writes to a cycle record cycle.created|updated|
  * deleted in the outbox (with previous_attributes on updates) in the same transaction. */
-#include "api/api_more.h"
+#include "api/grouping.h"
 
 #include "core/log.h"
 #include "core/util.h"
 #include "store/plane_store.h"
 
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CYCLE_MAX_ISSUES 1000
 
 static const char *const cycle_users[] = {"owned_by", "created_by", "updated_by", NULL};
 
 /* ---------------------------------------------------------------- helpers */
-
-/* A stable id for the (cycle|module, issue) membership row, which item_refs does not store:
- * the first 16 bytes of SHA-256 over both ids, shaped as a version-8 UUID. */
-void pb_more_membership_id(const char *ref_id, const char *issue_id, char out[37])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    char in[96];
-    int n = snprintf(in, sizeof in, "%s/%s", ref_id, issue_id);
-    if (n < 0) n = 0;
-    if (!EVP_Digest(in, (size_t)n, md, &mdlen, EVP_sha256(), NULL) || mdlen < 16) memset(md, 0, 16);
-    md[6] = (unsigned char)((md[6] & 0x0f) | 0x80);
-    md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
-    char hex[33];
-    pb_hex_encode(md, 16, hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-}
 
 /* Start/end of a stored cycle (0 when null). */
 static void cycle_window(const cJSON *o, int64_t *start, int64_t *end)
@@ -63,55 +43,45 @@ static void cycle_window(const cJSON *o, int64_t *start, int64_t *end)
 
 static int cycle_add_counts(pb_api_req *a, cJSON *o, const char *cycle_id)
 {
-    static const char *const keys[6] = {"total_issues",   "backlog_issues",   "unstarted_issues",
-                                        "started_issues", "completed_issues", "cancelled_issues"};
-    int64_t counts[6];
-    pb_error err = {0};
-    int rc = pb_more_member_counts(a->conn, "cycle", cycle_id, counts, &err);
-    if (rc) return rc;
-    for (int i = 0; i < 6; i++) {
-        cJSON_DeleteItemFromObjectCaseSensitive(o, keys[i]);
-        cJSON_AddNumberToObject(o, keys[i], (double)counts[i]);
-    }
-    return 0;
+    return pb_group_add_counts(a, "cycle", o, cycle_id);
 }
 
-/* Renders a stored cycle (with counts) into b honouring fields/expand. */
-static int cycle_render(pb_api_req *a, const char *raw, const pb_api_fields *fields,
-                        const pb_api_fields *expand, pb_buf *b)
+/* Only a cycle past its end date may be archived. */
+static const char *cycle_archive_refusal(const cJSON *cycle)
 {
-    cJSON *o = pb_more_parse_raw(raw, NULL);
-    if (!o) return PB_EPARSE;
-    const char *id = pb_more_get_str(o, "id");
-    int rc = cycle_add_counts(a, o, id ? id : "");
-    if (!rc) rc = pb_more_render(a, o, cycle_users, fields, expand, b);
-    cJSON_Delete(o);
+    int64_t s, e;
+    cycle_window(cycle, &s, &e);
+    return !e || e >= pb_now_us() ? "Only completed cycles can be archived" : NULL;
+}
+
+/* No work item joins a cycle past its end date. */
+static const char *cycle_add_refusal(const cJSON *cycle)
+{
+    int64_t s, e;
+    cycle_window(cycle, &s, &e);
+    if (e && e < pb_now_us())
+        return "{\"code\":\"CYCLE_COMPLETED\",\"message\":\"The Cycle has already been completed so no "
+               "new issues can be added\"}";
+    return NULL;
+}
+
+/* A work item is in one cycle: adding it moves it here, dropping any other rows. */
+static int cycle_add_member(pb_api_req *a, const char *issue_id, const char *cid, int64_t now, pb_error *err)
+{
+    pb_more_member *cur = NULL;
+    size_t nc = 0;
+    int rc = pb_more_member_refs(a->conn, "cycle", issue_id, &cur, &nc, err);
+    if (!rc && nc == 0) rc = pb_more_member_add(a->conn, "cycle", issue_id, cid, now, err);
+    for (size_t j = 0; !rc && j < nc; j++) {
+        if (j == 0) {
+            if (strcmp(cur[0].ref_id, cid) != 0)
+                rc = pb_more_member_move(a->conn, "cycle", issue_id, cur[0].ref_id, cid, err);
+        } else {
+            rc = pb_more_member_remove(a->conn, "cycle", issue_id, cur[j].ref_id, NULL, err);
+        }
+    }
+    free(cur);
     return rc;
-}
-
-static void cycle_send(pb_api_req *a, int status, const char *raw)
-{
-    pb_api_fields fields, expand;
-    pb_api_fields_from_query(a->req, &fields, &expand);
-    pb_buf *b = pb_resp_body(a->resp);
-    pb_resp_status(a->resp, status);
-    if (cycle_render(a, raw, &fields, &expand, b)) {
-        pb_buf_reset(b);
-        pb_api_internal(a->resp);
-    }
-}
-
-/* Loads a live cycle of the project; answers 404 (rolling back) and returns non-zero when
- * missing. */
-static int cycle_load(pb_api_req *a, const char *id, pb_more_row *row)
-{
-    pb_error err = {0};
-    int rc = pb_more_get(a->conn, "cycle", a->project_id, NULL, id, row, &err);
-    if (rc == 0) return 0;
-    pb_conn_rollback(a->conn);
-    if (rc == PB_ENOTFOUND) pb_api_not_found(a->resp);
-    else pb_api_fail(a->resp, rc, &err);
-    return 1;
 }
 
 #define DT_FORMAT_MSG                                                                            \
@@ -191,6 +161,28 @@ static const char *const cycle_diff_keys[] = {
     "view_props",  "logo_props",  "timezone",   "archived_at", "external_source",
     "external_id", "progress_snapshot", NULL};
 
+static const pb_group_kind cycle_kind = {
+    .type = "cycle",
+    .pk_param = "cycle_id",
+    .ref_param = "cycle_id",
+    .users = cycle_users,
+    .diff_keys = cycle_diff_keys,
+    .counts = cycle_add_counts,
+    .created_event = "cycle.created",
+    .updated_event = "cycle.updated",
+    .deleted_event = "cycle.deleted",
+    .view_flag = "cycle_view",
+    .disabled_msg = "Cycles are not enabled for this project",
+    .ext_conflict_msg = "Cycle with the same external id and external source already exists",
+    .archived_edit_msg = "Archived cycle cannot be edited",
+    .owner_key = "owned_by",
+    .delete_forbidden_msg = "Only admin or creator can delete the cycle",
+    .empty_issues_msg = NULL, /* Plane's coded MISSING_WORK_ITEMS body */
+    .archive_refusal = cycle_archive_refusal,
+    .add_refusal = cycle_add_refusal,
+    .add_member = cycle_add_member,
+};
+
 /* ---------------------------------------------------------------- list / create */
 
 static int cycle_list(pb_req *req, pb_resp *resp, void *ctx)
@@ -233,26 +225,22 @@ static int cycle_list(pb_req *req, pb_resp *resp, void *ctx)
             k++;
         }
     }
-    pb_api_fields fields, expand;
+    if (strcmp(view, "current") != 0) { /* the page of the kept rows */
+        int64_t cnt = pb_api_page_count(&pg, (int64_t)k);
+        pb_group_send_page(&a, &cycle_kind, &pg, (int64_t)k, cnt > 0 ? rows + pg.offset : NULL,
+                           cnt > 0 ? (size_t)cnt : 0);
+        goto out;
+    }
+    pb_api_fields fields, expand; /* Plane answers a plain array for the current cycle */
     pb_api_fields_from_query(req, &fields, &expand);
     pb_buf *b = pb_resp_body(resp);
     pb_resp_status(resp, 200);
-    if (strcmp(view, "current") == 0) { /* Plane answers a plain array here */
-        rc = pb_buf_putc(b, '[');
-        for (size_t i = 0; !rc && i < k; i++) {
-            if (i) rc = pb_buf_putc(b, ',');
-            if (!rc) rc = cycle_render(&a, rows[i].raw, &fields, &expand, b);
-        }
-        if (!rc) rc = pb_buf_putc(b, ']');
-    } else {
-        rc = pb_api_envelope_begin(b, &pg, (int64_t)k);
-        int64_t cnt = pb_api_page_count(&pg, (int64_t)k);
-        for (int64_t i = 0; !rc && i < cnt; i++) {
-            if (i) rc = pb_buf_putc(b, ',');
-            if (!rc) rc = cycle_render(&a, rows[pg.offset + i].raw, &fields, &expand, b);
-        }
-        if (!rc) rc = pb_api_envelope_end(b);
+    rc = pb_buf_putc(b, '[');
+    for (size_t i = 0; !rc && i < k; i++) {
+        if (i) rc = pb_buf_putc(b, ',');
+        if (!rc) rc = pb_group_render(&a, &cycle_kind, rows[i].raw, &fields, &expand, b);
     }
+    if (!rc) rc = pb_buf_putc(b, ']');
     if (rc) {
         pb_buf_reset(b);
         pb_api_internal(resp);
@@ -268,9 +256,7 @@ static int cycle_create(pb_req *req, pb_resp *resp, void *ctx)
     pb_api_req a;
     if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
     cJSON *body = NULL, *o = NULL;
-    char *raw = NULL;
     pb_api_verr v = {0};
-    pb_error err = {0};
     if (pb_api_parse_body(req, resp, 1, &body)) goto out;
     const cJSON *js = cJSON_GetObjectItemCaseSensitive(body, "start_date");
     const cJSON *je = cJSON_GetObjectItemCaseSensitive(body, "end_date");
@@ -308,63 +294,14 @@ static int cycle_create(pb_req *req, pb_resp *resp, void *ctx)
         pb_api_verr_send(&v, resp);
         goto out;
     }
-    int cycle_view = 0;
-    int rc = pb_more_project_flag(&a, "cycle_view", &cycle_view);
-    if (rc) {
-        pb_api_fail(resp, rc, NULL);
-        goto out;
-    }
-    if (!cycle_view) {
-        pb_api_verr_add(&v, "non_field_errors", "Cycles are not enabled for this project");
-        pb_api_verr_send(&v, resp);
-        goto out;
-    }
-    if (pb_more_begin_write(&a)) goto out;
+    if (pb_group_require_view(&a, &cycle_kind, &v) || pb_more_begin_write(&a)) goto out;
     pb_more_ws_id(&a, ws);
     pb_more_set_id(o, "workspace", ws);
     const char *es = pb_more_get_str(body, "external_source"), *ei = pb_more_get_str(body, "external_id");
-    if (es && ei) {
-        char dup[40];
-        rc = pb_more_find_external(a.conn, "cycle", a.project_id, es, ei, dup, &err);
-        if (rc == 0) {
-            pb_conn_rollback(a.conn);
-            pb_api_conflict(resp, "Cycle with the same external id and external source already exists", dup);
-            goto out;
-        }
-        if (rc != PB_ENOTFOUND) {
-            pb_more_fail(&a, rc, &err);
-            goto out;
-        }
-    }
-    raw = cJSON_PrintUnformatted(o);
-    if (!raw) {
-        pb_more_fail(&a, PB_ENOMEM, NULL);
-        goto out;
-    }
-    const cJSON *so = cJSON_GetObjectItemCaseSensitive(o, "sort_order");
-    pb_more_new nw = {.id = id,
-                      .item_type = "cycle",
-                      .slug = a.slug,
-                      .project_id = a.project_id,
-                      .name = pb_more_get_str(o, "name"),
-                      .ext_source = pb_more_get_str(o, "external_source"),
-                      .ext_id = pb_more_get_str(o, "external_id"),
-                      .created_by = a.user_id,
-                      .sort_order = cJSON_IsNumber(so) ? so->valuedouble : 65535,
-                      .created_at = now,
-                      .raw = raw};
-    rc = pb_more_insert(a.conn, &nw, &err);
-    if (!rc) rc = cycle_add_counts(&a, o, id);
-    if (!rc) rc = pb_api_outbox(a.conn, "cycle.created", a.slug, a.project_id, id, o, NULL, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
-    cycle_send(&a, 201, raw);
+    if (es && ei && pb_group_external_free(&a, &cycle_kind, es, ei, NULL)) goto out;
+    pb_group_insert(&a, &cycle_kind, id, o, now);
 out:
     pb_api_verr_free(&v);
-    free(raw);
     cJSON_Delete(o);
     cJSON_Delete(body);
     pb_api_end(&a);
@@ -375,24 +312,7 @@ out:
 
 static int cycle_get(pb_req *req, pb_resp *resp, void *ctx)
 {
-    pb_api_req a;
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
-    const char *pk = pb_api_uuid_param(req, resp, "pk");
-    pb_more_row row = {0};
-    if (!pk || cycle_load(&a, pk, &row)) goto out;
-    if (row.archived_at) pb_api_not_found(resp); /* the detail GET hides archived cycles */
-    else cycle_send(&a, 200, row.raw);
-out:
-    pb_more_row_clear(&row);
-    pb_api_end(&a);
-    return 0;
-}
-
-/* Writes o back (raw, columns), records cycle.updated with the changed keys. */
-static int cycle_save(pb_api_req *a, const char *id, const cJSON *before, cJSON *o, int64_t now,
-                       char **raw_out, pb_error *err)
-{
-    return pb_more_save(a, id, before, o, now, "cycle.updated", cycle_diff_keys, cycle_add_counts, raw_out, err);
+    return pb_group_get(req, resp, ctx, &cycle_kind);
 }
 
 static int cycle_update(pb_req *req, pb_resp *resp, void *ctx)
@@ -401,20 +321,9 @@ static int cycle_update(pb_req *req, pb_resp *resp, void *ctx)
     if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
     const char *pk = pb_api_uuid_param(req, resp, "pk");
     cJSON *body = NULL, *before = NULL, *o = NULL;
-    char *raw = NULL;
     pb_more_row row = {0};
     pb_api_verr v = {0};
-    pb_error err = {0};
-    if (!pk || pb_api_parse_body(req, resp, 1, &body)) goto out;
-    if (pb_more_begin_write(&a) || cycle_load(&a, pk, &row)) goto out;
-    if (row.archived_at) {
-        pb_conn_rollback(a.conn);
-        pb_api_error(resp, 400, "Archived cycle cannot be edited");
-        goto out;
-    }
-    before = pb_more_parse_raw(row.raw, resp);
-    o = before ? cJSON_Duplicate(before, 1) : NULL;
-    if (!o) goto out;
+    if (pb_group_update_begin(&a, &cycle_kind, pk, &body, &row, &before, &o)) goto out;
     int64_t s, e, now = pb_now_us();
     cycle_window(before, &s, &e);
     const cJSON *src = body;
@@ -440,33 +349,10 @@ static int cycle_update(pb_req *req, pb_resp *resp, void *ctx)
         pb_api_verr_send(&v, resp);
         goto out;
     }
-    const char *new_ei = pb_more_get_str(src, "external_id");
-    if (new_ei && strcmp(new_ei, row.ext_id) != 0) {
-        const char *es = pb_more_get_str(src, "external_source");
-        char dup[40];
-        int rc = pb_more_find_external(a.conn, "cycle", a.project_id, es ? es : row.ext_source, new_ei,
-                                       dup, &err);
-        if (rc == 0) {
-            pb_conn_rollback(a.conn);
-            pb_api_conflict(resp, "Cycle with the same external id and external source already exists", pk);
-            goto out;
-        }
-        if (rc != PB_ENOTFOUND) {
-            pb_more_fail(&a, rc, &err);
-            goto out;
-        }
-    }
-    int rc = cycle_save(&a, pk, before, o, pb_api_now(), &raw, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
-    cycle_send(&a, 200, raw);
+    pb_group_update_finish(&a, &cycle_kind, pk, &row, src, before, o);
 out:
     pb_api_verr_free(&v);
     pb_more_row_clear(&row);
-    free(raw);
     cJSON_Delete(o);
     cJSON_Delete(before);
     cJSON_Delete(body);
@@ -476,316 +362,36 @@ out:
 
 static int cycle_delete(pb_req *req, pb_resp *resp, void *ctx)
 {
-    pb_api_req a;
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
-    const char *pk = pb_api_uuid_param(req, resp, "pk");
-    pb_more_row row = {0};
-    cJSON *o = NULL;
-    pb_error err = {0};
-    if (!pk || pb_more_begin_write(&a) || cycle_load(&a, pk, &row)) goto out;
-    o = pb_more_parse_raw(row.raw, resp);
-    if (!o) goto out;
-    const char *owner = pb_more_get_str(o, "owned_by");
-    if ((!owner || strcmp(owner, a.user_id) != 0) && a.project_role != 20) {
-        pb_conn_rollback(a.conn);
-        pb_api_error(resp, 403, "Only admin or creator can delete the cycle");
-        goto out;
-    }
-    int rc = pb_more_member_clear(a.conn, "cycle", pk, &err);
-    if (!rc) rc = pb_more_soft_delete(a.conn, pk, pb_api_now(), &err);
-    if (!rc) rc = pb_api_outbox(a.conn, "cycle.deleted", a.slug, a.project_id, pk, o, NULL, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
-    pb_resp_status(resp, 204);
-out:
-    cJSON_Delete(o);
-    pb_more_row_clear(&row);
-    pb_api_end(&a);
-    return 0;
+    return pb_group_delete(req, resp, ctx, &cycle_kind);
 }
 
 /* ---------------------------------------------------------------- archive */
 
-static int cycle_set_archived(pb_req *req, pb_resp *resp, void *ctx, int archive)
-{
-    pb_api_req a;
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
-    const char *pk = pb_api_uuid_param(req, resp, "cycle_id");
-    pb_more_row row = {0};
-    cJSON *before = NULL, *o = NULL;
-    char *raw = NULL;
-    pb_error err = {0};
-    if (!pk || pb_more_begin_write(&a) || cycle_load(&a, pk, &row)) goto out;
-    before = pb_more_parse_raw(row.raw, resp);
-    o = before ? cJSON_Duplicate(before, 1) : NULL;
-    if (!o) goto out;
-    int64_t now = pb_api_now();
-    if (archive) {
-        int64_t s, e;
-        cycle_window(before, &s, &e);
-        if (!e || e >= pb_now_us()) {
-            pb_conn_rollback(a.conn);
-            pb_api_error(resp, 400, "Only completed cycles can be archived");
-            goto out;
-        }
-        pb_more_set_time(o, "archived_at", now);
-    } else {
-        cJSON_ReplaceItemInObjectCaseSensitive(o, "archived_at", cJSON_CreateNull());
-    }
-    int rc = cycle_save(&a, pk, before, o, now, &raw, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
-    pb_resp_status(resp, 204);
-out:
-    free(raw);
-    cJSON_Delete(o);
-    cJSON_Delete(before);
-    pb_more_row_clear(&row);
-    pb_api_end(&a);
-    return 0;
-}
-
 static int cycle_archive(pb_req *req, pb_resp *resp, void *ctx)
 {
-    return cycle_set_archived(req, resp, ctx, 1);
+    return pb_group_set_archived(req, resp, ctx, &cycle_kind, 1);
 }
 
 static int cycle_unarchive(pb_req *req, pb_resp *resp, void *ctx)
 {
-    return cycle_set_archived(req, resp, ctx, 0);
+    return pb_group_set_archived(req, resp, ctx, &cycle_kind, 0);
 }
 
 static int cycle_archived_list(pb_req *req, pb_resp *resp, void *ctx)
 {
-    pb_api_req a;
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
-    pb_api_page pg;
-    pb_more_row *rows = NULL;
-    size_t n = 0;
-    int64_t total = 0;
-    pb_error err = {0};
-    if (pb_api_page_from_query(req, resp, &pg)) goto out;
-    int rc = pb_more_list(a.conn, "cycle", a.project_id, NULL, PB_MORE_ARCHIVED, 1, pg.offset,
-                          pg.per_page, &rows, &n, &total, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
-    pb_api_fields fields, expand;
-    pb_api_fields_from_query(req, &fields, &expand);
-    pb_buf *b = pb_resp_body(resp);
-    pb_resp_status(resp, 200);
-    rc = pb_api_envelope_begin(b, &pg, total);
-    for (size_t i = 0; !rc && i < n; i++) {
-        if (i) rc = pb_buf_putc(b, ',');
-        if (!rc) rc = cycle_render(&a, rows[i].raw, &fields, &expand, b);
-    }
-    if (!rc) rc = pb_api_envelope_end(b);
-    if (rc) {
-        pb_buf_reset(b);
-        pb_api_internal(resp);
-    }
-out:
-    pb_more_rows_free(rows, n);
-    pb_api_end(&a);
-    return 0;
+    return pb_group_archived_list(req, resp, ctx, &cycle_kind);
 }
 
 /* ---------------------------------------------------------------- cycle-issues */
 
-/* CycleIssue / ModuleIssue as Plane serializes the membership row. */
-cJSON *pb_more_membership_json(pb_api_req *a, const char *kind, const pb_more_member *m,
-                               const char *ws)
-{
-    char id[37];
-    pb_more_membership_id(m->ref_id, m->issue_id, id);
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    pb_more_set_str(o, "id", id);
-    cJSON_AddNumberToObject(o, "sub_issues_count", 0);
-    pb_more_set_time(o, "created_at", m->created_at);
-    pb_more_set_time(o, "updated_at", m->created_at);
-    cJSON_AddNullToObject(o, "deleted_at");
-    pb_more_set_str(o, "created_by", a->user_id);
-    pb_more_set_str(o, "updated_by", a->user_id);
-    pb_more_set_str(o, "project", a->project_id);
-    pb_more_set_id(o, "workspace", ws);
-    pb_more_set_str(o, "issue", m->issue_id);
-    pb_more_set_str(o, kind, m->ref_id);
-    return o;
-}
-
 static int cycle_issues_list(pb_req *req, pb_resp *resp, void *ctx)
 {
-    pb_api_req a;
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
-    const char *cid = pb_api_uuid_param(req, resp, "cycle_id");
-    if (cid) pb_api_issue_list_by_ref(&a, "cycle", cid);
-    pb_api_end(&a);
-    return 0;
-}
-
-/* Reads {"issues":[...]} (non-empty) or answers 400. */
-static int read_issue_ids(pb_api_req *a, const cJSON *body, const char *empty_msg, char (**ids)[37],
-                          size_t *n)
-{
-    pb_api_verr v = {0};
-    *ids = NULL;
-    *n = 0;
-    pb_api_get_uuid_list(body, "issues", CYCLE_MAX_ISSUES, ids, n, &v);
-    if (pb_api_verr_any(&v)) {
-        pb_api_verr_send(&v, a->resp);
-        return 1;
-    }
-    pb_api_verr_free(&v);
-    if (*n == 0) {
-        if (empty_msg) {
-            pb_api_error(a->resp, 400, empty_msg);
-        } else { /* cycles: Plane adds a code */
-            pb_resp_json(a->resp, 400, "{\"error\":\"Work items are required\",\"code\":\"MISSING_WORK_ITEMS\"}");
-        }
-        return 1;
-    }
-    return 0;
-}
-
-/* Every id must be a work item of the project (Plane: a foreign-key failure, 400). */
-int pb_more_check_issues(pb_api_req *a, char (*ids)[37], size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        pb_error err = {0};
-        int rc = pb_api_issue_check(a->conn, a->project_id, ids[i], 0, &err);
-        if (rc == 0) continue;
-        pb_conn_rollback(a->conn);
-        if (rc == PB_ENOTFOUND) pb_api_error(a->resp, 400, "The payload is not valid");
-        else pb_api_fail(a->resp, rc, &err);
-        return 1;
-    }
-    return 0;
-}
-
-/* Answers with the plain array of membership rows of ref_id. */
-void pb_more_send_memberships(pb_api_req *a, const char *kind, const char *ref_id, int status)
-{
-    pb_more_member *ms = NULL;
-    size_t n = 0;
-    pb_error err = {0};
-    char ws[64];
-    pb_more_ws_id(a, ws);
-    int rc = pb_more_member_list(a->conn, kind, ref_id, &ms, &n, &err);
-    if (rc) {
-        pb_api_fail(a->resp, rc, &err);
-        return;
-    }
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < n; i++) {
-        cJSON *o = pb_more_membership_json(a, kind, &ms[i], ws);
-        if (o) cJSON_AddItemToArray(arr, o);
-    }
-    free(ms);
-    if (!arr) {
-        pb_api_internal(a->resp);
-        return;
-    }
-    pb_api_send_json(a->resp, status, arr);
-    cJSON_Delete(arr);
+    return pb_group_issues_list(req, resp, ctx, &cycle_kind);
 }
 
 static int cycle_issues_add(pb_req *req, pb_resp *resp, void *ctx)
 {
-    pb_api_req a;
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
-    const char *cid = pb_api_uuid_param(req, resp, "cycle_id");
-    cJSON *body = NULL, *o = NULL;
-    char(*ids)[37] = NULL;
-    size_t n = 0;
-    pb_more_row row = {0};
-    pb_error err = {0};
-    if (!cid || pb_api_parse_body(req, resp, 1, &body)) goto out;
-    if (read_issue_ids(&a, body, NULL, &ids, &n)) goto out;
-    if (pb_more_begin_write(&a) || cycle_load(&a, cid, &row)) goto out;
-    o = pb_more_parse_raw(row.raw, resp);
-    if (!o) goto out;
-    int64_t s, e;
-    cycle_window(o, &s, &e);
-    if (e && e < pb_now_us()) {
-        pb_conn_rollback(a.conn);
-        pb_resp_json(resp, 400,
-                     "{\"code\":\"CYCLE_COMPLETED\",\"message\":\"The Cycle has already been completed so no "
-                     "new issues can be added\"}");
-        goto out;
-    }
-    if (pb_more_check_issues(&a, ids, n)) goto out;
-    int64_t now = pb_api_now();
-    int rc = 0;
-    for (size_t i = 0; !rc && i < n; i++) {
-        pb_more_member *cur = NULL;
-        size_t nc = 0;
-        rc = pb_more_member_refs(a.conn, "cycle", ids[i], &cur, &nc, &err);
-        if (rc) break;
-        if (nc == 0) {
-            rc = pb_more_member_add(a.conn, "cycle", ids[i], cid, now, &err);
-        } else {
-            /* an issue is in one cycle: move it here, dropping any other rows */
-            for (size_t j = 0; !rc && j < nc; j++) {
-                if (j == 0) {
-                    if (strcmp(cur[0].ref_id, cid) != 0)
-                        rc = pb_more_member_move(a.conn, "cycle", ids[i], cur[0].ref_id, cid, &err);
-                } else {
-                    rc = pb_more_member_remove(a.conn, "cycle", ids[i], cur[j].ref_id, NULL, &err);
-                }
-            }
-        }
-        free(cur);
-    }
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
-    pb_more_send_memberships(&a, "cycle", cid, 200);
-out:
-    free(ids);
-    cJSON_Delete(o);
-    pb_more_row_clear(&row);
-    cJSON_Delete(body);
-    pb_api_end(&a);
-    return 0;
-}
-
-/* The membership of issue_id in ref_id, or 404. */
-int pb_more_find_membership(pb_api_req *a, const char *kind, const char *ref_id,
-                            const char *issue_id, pb_more_member *out)
-{
-    pb_more_member *cur = NULL;
-    size_t n = 0;
-    pb_error err = {0};
-    int rc = pb_more_member_refs(a->conn, kind, issue_id, &cur, &n, &err);
-    if (rc) {
-        pb_conn_rollback(a->conn);
-        pb_api_fail(a->resp, rc, &err);
-        return 1;
-    }
-    int found = 0;
-    for (size_t i = 0; i < n && !found; i++)
-        if (strcmp(cur[i].ref_id, ref_id) == 0) {
-            *out = cur[i];
-            found = 1;
-        }
-    free(cur);
-    if (found && pb_api_issue_check(a->conn, a->project_id, issue_id, 0, NULL) != 0) found = 0;
-    if (!found) {
-        pb_conn_rollback(a->conn);
-        pb_api_not_found(a->resp);
-        return 1;
-    }
-    return 0;
+    return pb_group_issues_add(req, resp, ctx, &cycle_kind);
 }
 
 static int cycle_issue_get(pb_req *req, pb_resp *resp, void *ctx)
@@ -814,23 +420,7 @@ out:
 
 static int cycle_issue_delete(pb_req *req, pb_resp *resp, void *ctx)
 {
-    pb_api_req a;
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
-    const char *cid = pb_api_uuid_param(req, resp, "cycle_id");
-    const char *iid = cid ? pb_api_uuid_param(req, resp, "issue_id") : NULL;
-    pb_more_member m;
-    pb_error err = {0};
-    if (!iid || pb_more_begin_write(&a) || pb_more_find_membership(&a, "cycle", cid, iid, &m)) goto out;
-    int rc = pb_more_member_remove(a.conn, "cycle", iid, cid, NULL, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
-    pb_resp_status(resp, 204);
-out:
-    pb_api_end(&a);
-    return 0;
+    return pb_group_issue_delete(req, resp, ctx, &cycle_kind);
 }
 
 static int cycle_transfer(pb_req *req, pb_resp *resp, void *ctx)
@@ -855,7 +445,7 @@ static int cycle_transfer(pb_req *req, pb_resp *resp, void *ctx)
         pb_api_verr_send(&v, resp);
         goto out;
     }
-    if (pb_more_begin_write(&a) || cycle_load(&a, cid, &row)) goto out;
+    if (pb_more_begin_write(&a) || pb_group_load(&a, &cycle_kind, cid, &row)) goto out;
     before = pb_more_parse_raw(row.raw, resp);
     if (!before) goto out;
     int64_t now_us = pb_now_us(), s, e;
@@ -911,12 +501,8 @@ static int cycle_transfer(pb_req *req, pb_resp *resp, void *ctx)
     }
     int64_t moved = 0;
     rc = pb_more_member_transfer(a.conn, "cycle", cid, new_id, &moved, &err);
-    if (!rc) rc = cycle_save(&a, cid, before, o, pb_api_now(), &raw, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
+    if (!rc) rc = pb_group_save(&a, &cycle_kind, cid, before, o, pb_api_now(), &raw, &err);
+    if (pb_more_end_write(&a, rc, &err)) goto out;
     pb_resp_json(resp, 200, "{\"message\":\"Success\"}");
 out:
     pb_api_verr_free(&v);

@@ -90,10 +90,11 @@ static int find_state(pb_api_req *a, const char *group, char id[40], char got_gr
     return rc;
 }
 
-/* Renders an intake row with its issue_detail (the work item as served). */
-static int intake_render(pb_api_req *a, const char *raw, const pb_api_fields *fields,
+/* Renders an intake row with its issue_detail (the work item as served); a pb_more_render_fn. */
+static int intake_render(pb_api_req *a, const void *arg, const char *raw, const pb_api_fields *fields,
                          const pb_api_fields *expand, pb_buf *b)
 {
+    (void)arg;
     cJSON *o = pb_more_parse_raw(raw, NULL);
     if (!o) return PB_EPARSE;
     const char *issue = pb_more_get_str(o, "issue");
@@ -110,14 +111,7 @@ static int intake_render(pb_api_req *a, const char *raw, const pb_api_fields *fi
 
 static void intake_send(pb_api_req *a, int status, const char *raw)
 {
-    pb_api_fields fields, expand;
-    pb_api_fields_from_query(a->req, &fields, &expand);
-    pb_buf *b = pb_resp_body(a->resp);
-    pb_resp_status(a->resp, status);
-    if (intake_render(a, raw, &fields, &expand, b)) {
-        pb_buf_reset(b);
-        pb_api_internal(a->resp);
-    }
+    pb_more_send_rendered(a, status, raw, intake_render, NULL);
 }
 
 static int intake_list(pb_req *req, pb_resp *resp, void *ctx)
@@ -135,65 +129,12 @@ static int intake_list(pb_req *req, pb_resp *resp, void *ctx)
     if (!rc && on)
         rc = pb_more_list(a.conn, "intake", a.project_id, NULL, PB_MORE_ANY, 1, pg.offset, pg.per_page, &rows,
                           &n, &total, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
-    pb_api_fields fields, expand;
-    pb_api_fields_from_query(req, &fields, &expand);
-    pb_buf *b = pb_resp_body(resp);
-    pb_resp_status(resp, 200);
-    rc = pb_api_envelope_begin(b, &pg, total);
-    for (size_t i = 0; !rc && i < n; i++) {
-        if (i) rc = pb_buf_putc(b, ',');
-        if (!rc) rc = intake_render(&a, rows[i].raw, &fields, &expand, b);
-    }
-    if (!rc) rc = pb_api_envelope_end(b);
-    if (rc) {
-        pb_buf_reset(b);
-        pb_api_internal(resp);
-    }
+    if (rc) pb_api_fail(resp, rc, &err);
+    else pb_more_send_rendered_page(&a, &pg, total, rows, n, intake_render, NULL);
 out:
     pb_more_rows_free(rows, n);
     pb_api_end(&a);
     return 0;
-}
-
-/* A new work item JSON in the shape workitems.c serves. */
-static cJSON *new_issue(pb_api_req *a, const char *id, const char *ws, int64_t now)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    pb_more_set_str(o, "id", id);
-    cJSON_AddNullToObject(o, "type_id");
-    pb_more_set_time(o, "created_at", now);
-    pb_more_set_time(o, "updated_at", now);
-    cJSON_AddNullToObject(o, "deleted_at");
-    cJSON_AddNullToObject(o, "point");
-    pb_more_set_str(o, "name", "");
-    pb_more_set_str(o, "description_html", "<p></p>");
-    cJSON_AddNullToObject(o, "description_binary");
-    pb_more_set_str(o, "priority", "none");
-    cJSON_AddNullToObject(o, "start_date");
-    cJSON_AddNullToObject(o, "target_date");
-    cJSON_AddNumberToObject(o, "sequence_id", 0);
-    cJSON_AddNumberToObject(o, "sort_order", 65535);
-    cJSON_AddNullToObject(o, "completed_at");
-    cJSON_AddNullToObject(o, "archived_at");
-    cJSON_AddFalseToObject(o, "is_draft");
-    cJSON_AddNullToObject(o, "external_source");
-    cJSON_AddNullToObject(o, "external_id");
-    pb_more_set_str(o, "created_by", a->user_id);
-    pb_more_set_str(o, "updated_by", a->user_id);
-    pb_more_set_str(o, "project", a->project_id);
-    pb_more_set_id(o, "workspace", ws);
-    cJSON_AddNullToObject(o, "parent");
-    cJSON_AddNullToObject(o, "state");
-    cJSON_AddNullToObject(o, "estimate_point");
-    cJSON_AddNullToObject(o, "type");
-    cJSON_AddItemToObject(o, "assignees", cJSON_CreateArray());
-    cJSON_AddItemToObject(o, "labels", cJSON_CreateArray());
-    return o;
 }
 
 /* Copies the issue's indexed columns from its JSON. */
@@ -266,7 +207,7 @@ static int intake_create(pb_req *req, pb_resp *resp, void *ctx)
     pb_uuid4(issue_id);
     pb_uuid4(id);
     int64_t now = pb_api_now();
-    iss = new_issue(&a, issue_id, ws, now);
+    iss = pb_api_issue_new(issue_id, a.project_id, ws, a.user_id, now);
     const char *msg = NULL;
     if (!iss || issue_text_fields(ib, iss, 1, &v, &msg)) {
         pb_conn_rollback(a.conn);
@@ -349,11 +290,7 @@ static int intake_create(pb_req *req, pb_resp *resp, void *ctx)
         rc = pb_api_activity(a.conn, &a, &r, &err);
     }
     if (!rc) rc = pb_api_outbox(a.conn, "issue.created", a.slug, a.project_id, issue_id, iss, NULL, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
+    if (pb_more_end_write(&a, rc, &err)) goto out;
     intake_send(&a, 200, raw); /* Plane answers 200 here, not 201 */
 out:
     pb_api_verr_free(&v);
@@ -374,11 +311,7 @@ static int intake_load(pb_api_req *a, const char *issue_id, pb_more_row *row)
     int rc = intake_enabled(a, &on);
     if (!rc && !on) rc = PB_ENOTFOUND;
     if (!rc) rc = pb_more_get_by_parent(a->conn, "intake", a->project_id, issue_id, row, &err);
-    if (rc == 0) return 0;
-    pb_conn_rollback(a->conn);
-    if (rc == PB_ENOTFOUND) pb_api_not_found(a->resp);
-    else pb_api_fail(a->resp, rc, &err);
-    return 1;
+    return pb_more_lookup_result(a, rc, &err);
 }
 
 static int intake_get(pb_req *req, pb_resp *resp, void *ctx)
@@ -536,11 +469,7 @@ static int intake_update(pb_req *req, pb_resp *resp, void *ctx)
     rc = pb_more_update(a.conn, row.id, NULL, pb_more_get_str(o, "external_source"),
                         pb_more_get_str(o, "external_id"), now, 0, raw, &err);
     if (!rc) rc = save_issue(&a, &it, ibefore, iss, group, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
+    if (pb_more_end_write(&a, rc, &err)) goto out;
     intake_send(&a, 200, raw);
 out:
     pb_api_verr_free(&v);
@@ -592,11 +521,7 @@ static int intake_delete(pb_req *req, pb_resp *resp, void *ctx)
         }
     }
     if (!rc) rc = pb_more_soft_delete(a.conn, row.id, pb_api_now(), &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
+    if (pb_more_end_write(&a, rc, &err)) goto out;
     pb_resp_status(resp, 204);
 out:
     pb_ps_item_clear(&it);

@@ -112,21 +112,8 @@ static int h_list(pb_req *req, pb_resp *resp, void *ctx)
         pb_api_fail(resp, rc, &err);
         goto out;
     }
-    pb_buf *b = pb_resp_body(resp);
-    pb_buf_reset(b);
-    rc = pb_api_envelope_begin(b, &pg, total);
-    for (size_t i = 0; !rc && i < l.n; i++) {
-        if (i) rc = pb_buf_putc(b, ',');
-        if (!rc) rc = pb_api_append_raw(b, l.raw[i], &fields);
-    }
-    if (!rc) rc = pb_api_envelope_end(b);
+    pb_api_send_raw_page(resp, &pg, total, l.raw, l.n, &fields);
     pb_ps_rawlist_clear(&l);
-    if (rc) {
-        pb_buf_reset(b);
-        pb_api_internal(resp);
-    } else {
-        pb_resp_status(resp, 200);
-    }
 out:
     pb_api_end(&a);
     return 0;
@@ -140,11 +127,8 @@ static int h_create(pb_req *req, pb_resp *resp, void *ctx)
     if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
     if (pb_api_parse_body(req, resp, 0, &body)) goto out;
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
     pb_api_verr v = {0};
     if (!cJSON_GetObjectItemCaseSensitive(body, "name")) pb_api_verr_add(&v, "name", "This field is required.");
     char id[37];
@@ -178,15 +162,8 @@ static int h_create(pb_req *req, pb_resp *resp, void *ctx)
     it.created_at = it.updated_at = now;
     it.raw = raw;
     rc = raw ? pb_ps_item_insert(a.conn, &it, &err) : PB_ENOMEM;
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
-    if (rc == PB_ECONFLICT) {
-        pb_api_conflict(resp, "Label with the same name already exists in the project", NULL);
-        goto out;
-    }
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    rc = pb_api_commit(&a, rc, &err, "Label with the same name already exists in the project");
+    if (rc) goto out;
     send_label(&a, 201, raw);
 out:
     free(raw);
@@ -198,15 +175,7 @@ out:
 
 static int load_label(pb_api_req *a, pb_ps_item *it)
 {
-    const char *id = pb_api_uuid_param(a->req, a->resp, "label_id");
-    if (!id) return 1;
-    pb_error err = {0};
-    int rc = pb_ps_item_get(a->conn, "label", a->project_id, id, it, &err);
-    if (rc) {
-        pb_api_fail(a->resp, rc, &err);
-        return 1;
-    }
-    return 0;
+    return pb_api_load_item(a, "label", "label_id", it);
 }
 
 static int h_get(pb_req *req, pb_resp *resp, void *ctx)
@@ -231,11 +200,8 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
     if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
     if (pb_api_parse_body(req, resp, 1, &body)) goto out;
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
     if (load_label(&a, &it)) goto out;
     o = pb_api_parse_raw(it.raw);
     if (!o) {
@@ -276,15 +242,8 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
     it.name = n0;
     it.external_source = s0;
     it.external_id = i0;
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
-    if (rc == PB_ECONFLICT) {
-        pb_api_conflict(resp, "Label with the same name already exists in the project", NULL);
-        goto out;
-    }
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    rc = pb_api_commit(&a, rc, &err, "Label with the same name already exists in the project");
+    if (rc) goto out;
     send_label(&a, 200, it.raw);
 out:
     pb_ps_item_clear(&it);
@@ -338,19 +297,13 @@ static int h_delete(pb_req *req, pb_resp *resp, void *ctx)
     memset(&it, 0, sizeof it);
     if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
     if (load_label(&a, &it)) goto out;
     rc = pb_ps_item_soft_delete(a.conn, it.id, pb_api_now(), &err);
     if (!rc) rc = strip_from_issues(&a, it.id, &err);
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    rc = pb_api_commit(&a, rc, &err, NULL);
+    if (rc) goto out;
     pb_resp_status(resp, 204);
 out:
     pb_ps_item_clear(&it);

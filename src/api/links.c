@@ -130,24 +130,7 @@ static int link_fields(const cJSON *body, cJSON *o, int require_url, pb_api_verr
 
 static int link_list(pb_req *req, pb_resp *resp, void *ctx)
 {
-    pb_api_req a;
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
-    const char *issue_id = pb_api_uuid_param(req, resp, "issue_id");
-    pb_api_page pg;
-    pb_more_row *rows = NULL;
-    size_t n = 0;
-    int64_t total = 0;
-    pb_error err = {0};
-    /* Plane filters by the issue id: an unknown work item lists nothing (200), no 404 */
-    if (!issue_id || pb_api_page_from_query(req, resp, &pg)) goto out;
-    int rc = pb_more_list(a.conn, "link", a.project_id, issue_id, PB_MORE_ANY, 1, pg.offset,
-                          pg.per_page, &rows, &n, &total, &err);
-    if (rc) pb_api_fail(resp, rc, &err);
-    else pb_more_send_page(&a, &pg, total, rows, n, link_users);
-out:
-    pb_more_rows_free(rows, n);
-    pb_api_end(&a);
-    return 0;
+    return pb_more_child_list(req, resp, ctx, "link", link_users);
 }
 
 static int url_taken(pb_api_req *a, const char *issue_id, const char *url, const char *except)
@@ -218,12 +201,7 @@ static int link_create(pb_req *req, pb_resp *resp, void *ctx)
                       .raw = raw};
     int rc = pb_more_insert(a.conn, &nw, &err);
     if (!rc) rc = pb_api_touch_issue(a.conn, issue_id, a.user_id, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
-    pb_more_send_row(&a, 201, raw, link_users);
+    pb_more_finish(&a, rc, &err, 201, raw, link_users);
 out:
     pb_api_verr_free(&v);
     free(raw);
@@ -235,21 +213,7 @@ out:
 
 static int link_get(pb_req *req, pb_resp *resp, void *ctx)
 {
-    pb_api_req a;
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT)) return 0;
-    const char *issue_id = pb_api_uuid_param(req, resp, "issue_id");
-    const char *pk = issue_id ? pb_api_uuid_param(req, resp, "pk") : NULL;
-    pb_more_row row = {0};
-    pb_error err = {0};
-    if (!pk) goto out;
-    int rc = pb_more_get(a.conn, "link", a.project_id, issue_id, pk, &row, &err);
-    if (rc == PB_ENOTFOUND) pb_api_not_found(resp);
-    else if (rc) pb_api_fail(resp, rc, &err);
-    else pb_more_send_row(&a, 200, row.raw, link_users);
-out:
-    pb_more_row_clear(&row);
-    pb_api_end(&a);
-    return 0;
+    return pb_more_child_get(req, resp, ctx, "link", link_users);
 }
 
 static int link_update(pb_req *req, pb_resp *resp, void *ctx)
@@ -264,17 +228,7 @@ static int link_update(pb_req *req, pb_resp *resp, void *ctx)
     pb_api_verr v = {0};
     pb_error err = {0};
     if (!pk || pb_api_parse_body(req, resp, 1, &body)) goto out;
-    if (pb_more_begin_write(&a)) goto out;
-    int rc = pb_more_get(a.conn, "link", a.project_id, issue_id, pk, &row, &err);
-    if (rc) {
-        if (rc == PB_ENOTFOUND) {
-            pb_conn_rollback(a.conn);
-            pb_api_not_found(resp);
-        } else {
-            pb_more_fail(&a, rc, &err);
-        }
-        goto out;
-    }
+    if (pb_more_begin_write(&a) || pb_more_child_load(&a, "link", issue_id, pk, &row)) goto out;
     o = pb_more_parse_raw(row.raw, resp);
     if (!o) goto out;
     if (link_fields(body, o, 0, &v)) {
@@ -292,14 +246,9 @@ static int link_update(pb_req *req, pb_resp *resp, void *ctx)
         pb_more_fail(&a, PB_ENOMEM, NULL);
         goto out;
     }
-    rc = pb_more_update(a.conn, pk, url, NULL, NULL, now, 0, raw, &err);
+    int rc = pb_more_update(a.conn, pk, url, NULL, NULL, now, 0, raw, &err);
     if (!rc) rc = pb_api_touch_issue(a.conn, issue_id, a.user_id, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
-    pb_more_send_row(&a, 200, raw, link_users);
+    pb_more_finish(&a, rc, &err, 200, raw, link_users);
 out:
     pb_api_verr_free(&v);
     pb_more_row_clear(&row);
@@ -312,31 +261,7 @@ out:
 
 static int link_delete(pb_req *req, pb_resp *resp, void *ctx)
 {
-    pb_api_req a;
-    if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
-    const char *issue_id = pb_api_uuid_param(req, resp, "issue_id");
-    const char *pk = issue_id ? pb_api_uuid_param(req, resp, "pk") : NULL;
-    pb_more_row row = {0};
-    pb_error err = {0};
-    if (!pk || pb_more_begin_write(&a)) goto out;
-    int rc = pb_more_get(a.conn, "link", a.project_id, issue_id, pk, &row, &err);
-    if (rc == PB_ENOTFOUND) {
-        pb_conn_rollback(a.conn);
-        pb_api_not_found(resp);
-        goto out;
-    }
-    if (!rc) rc = pb_more_soft_delete(a.conn, pk, pb_api_now(), &err);
-    if (!rc) rc = pb_api_touch_issue(a.conn, issue_id, a.user_id, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
-    pb_resp_status(resp, 204);
-out:
-    pb_more_row_clear(&row);
-    pb_api_end(&a);
-    return 0;
+    return pb_more_child_delete(req, resp, ctx, PB_API_PROJECT | PB_API_WRITE, "link", NULL);
 }
 
 #define WI "/api/v1/workspaces/{slug}/projects/{project_id}/work-items/{issue_id}"

@@ -142,15 +142,7 @@ out:
 
 static int load_member(pb_api_req *a, pb_ps_item *it)
 {
-    const char *id = pb_api_uuid_param(a->req, a->resp, "member_id");
-    if (!id) return 1;
-    pb_error err = {0};
-    int rc = pb_ps_item_get(a->conn, "project_member", a->project_id, id, it, &err);
-    if (rc) {
-        pb_api_fail(a->resp, rc, &err);
-        return 1;
-    }
-    return 0;
+    return pb_api_load_item(a, "project_member", "member_id", it);
 }
 
 static int h_get(pb_req *req, pb_resp *resp, void *ctx)
@@ -175,11 +167,8 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
     if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_ADMIN)) return 0;
     if (pb_api_parse_body(req, resp, 1, &body)) goto out;
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
     if (load_member(&a, &it)) goto out;
     pb_api_verr v = {0};
     int64_t role = it.role;
@@ -200,12 +189,9 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
     it.role = (int)role;
     it.updated_at = pb_api_now();
     rc = raw ? pb_ps_item_update(a.conn, &it, &err) : PB_ENOMEM;
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
+    rc = pb_api_commit(&a, rc, &err, NULL);
     pb_api_access_invalidate(); /* membership, archive state or existence may have changed */
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    if (rc) goto out;
     pb_api_send_raw(resp, 200, it.raw, NULL);
 out:
     pb_ps_item_clear(&it);
@@ -221,21 +207,15 @@ static int h_delete(pb_req *req, pb_resp *resp, void *ctx)
     memset(&it, 0, sizeof it);
     if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_ADMIN)) return 0;
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
     if (load_member(&a, &it)) goto out;
     it.is_active = 0;
     it.updated_at = pb_api_now();
     rc = pb_ps_item_update(a.conn, &it, &err);
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
+    rc = pb_api_commit(&a, rc, &err, NULL);
     pb_api_access_invalidate(); /* membership, archive state or existence may have changed */
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    if (rc) goto out;
     pb_resp_status(resp, 204);
 out:
     pb_ps_item_clear(&it);

@@ -275,6 +275,35 @@ out:
     return 0;
 }
 
+#define NAME_TAKEN "{\"name\":\"The project name is already taken\"}"
+#define IDENTIFIER_TAKEN "{\"identifier\":\"The project identifier is already taken\"}"
+
+/* 409 (answered, returns non-zero) when another live project of the workspace has o's name or
+ * identifier. */
+static int project_names_taken(pb_api_req *a, const cJSON *o, const char *except_id)
+{
+    const char *taken = NULL;
+    if (pb_ps_project_find_name(a->conn, a->slug, pb_api_str(o, "name"), except_id, NULL, NULL) == 0)
+        taken = NAME_TAKEN;
+    else if (pb_ps_project_find_identifier(a->conn, a->slug, pb_api_str(o, "identifier"), except_id, NULL,
+                                           NULL) == 0)
+        taken = IDENTIFIER_TAKEN;
+    if (taken) pb_resp_json(a->resp, 409, taken);
+    return taken != NULL;
+}
+
+/* pb_api_commit for project writes: a unique-index conflict answers 409 with taken (when
+ * given), and the access cache is dropped whatever the outcome (membership, archive state or
+ * existence may have changed). */
+static int project_commit(pb_api_req *a, int rc, pb_error *err, const char *taken)
+{
+    if (!rc) rc = pb_conn_commit(a->conn, err);
+    pb_api_access_invalidate();
+    if (rc == PB_ECONFLICT && taken) pb_resp_json(a->resp, 409, taken);
+    else if (rc) pb_api_fail(a->resp, rc, err);
+    return rc;
+}
+
 static int h_create(pb_req *req, pb_resp *resp, void *ctx)
 {
     pb_api_req a;
@@ -296,19 +325,9 @@ static int h_create(pb_req *req, pb_resp *resp, void *ctx)
         goto out;
     }
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
-    if (pb_ps_project_find_name(a.conn, a.slug, pb_api_str(o, "name"), NULL, NULL, NULL) == 0) {
-        pb_resp_json(resp, 409, "{\"name\":\"The project name is already taken\"}");
-        goto out;
-    }
-    if (pb_ps_project_find_identifier(a.conn, a.slug, pb_api_str(o, "identifier"), NULL, NULL, NULL) == 0) {
-        pb_resp_json(resp, 409, "{\"identifier\":\"The project identifier is already taken\"}");
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
+    if (project_names_taken(&a, o, NULL)) goto out;
     raw = pb_api_print(o);
     if (!raw) {
         pb_api_internal(resp);
@@ -327,16 +346,7 @@ static int h_create(pb_req *req, pb_resp *resp, void *ctx)
     if (!rc && lead && strcmp(lead, a.user_id) != 0) rc = pb_api_member_put(a.conn, &a, id, lead, PB_ROLE_ADMIN, &err);
     if (!rc) rc = pb_api_seed_states(a.conn, &a, id, &err);
     if (!rc) rc = pb_api_outbox(a.conn, "project.created", a.slug, id, id, o, NULL, &err);
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
-    pb_api_access_invalidate(); /* membership, archive state or existence may have changed */
-    if (rc == PB_ECONFLICT) {
-        pb_resp_json(resp, 409, "{\"name\":\"The project name is already taken\"}");
-        goto out;
-    }
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    if (project_commit(&a, rc, &err, NAME_TAKEN)) goto out;
     send_project(&a, 201, raw, id);
 out:
     free(raw);
@@ -393,11 +403,8 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
     if (!id) goto out;
     if (pb_api_parse_body(req, resp, 1, &body)) goto out;
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
     int role = 0;
     if (load_visible(&a, id, &p, &role)) goto out;
     if (role < PB_ROLE_ADMIN) {
@@ -420,14 +427,7 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
         pb_api_verr_send(&v, resp);
         goto out;
     }
-    if (pb_ps_project_find_name(a.conn, a.slug, pb_api_str(o, "name"), id, NULL, NULL) == 0) {
-        pb_resp_json(resp, 409, "{\"name\":\"The project name is already taken\"}");
-        goto out;
-    }
-    if (pb_ps_project_find_identifier(a.conn, a.slug, pb_api_str(o, "identifier"), id, NULL, NULL) == 0) {
-        pb_resp_json(resp, 409, "{\"identifier\":\"The project identifier is already taken\"}");
-        goto out;
-    }
+    if (project_names_taken(&a, o, id)) goto out;
     int64_t now = pb_api_now();
     pb_api_set_time(o, "updated_at", now);
     pb_api_set_str(o, "updated_by", a.user_id);
@@ -449,16 +449,7 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
     pb_api_diff(before, o, NULL, prev);
     for (int i = 0; skip[i]; i++) cJSON_DeleteItemFromObjectCaseSensitive(prev, skip[i]);
     if (!rc && prev->child) rc = pb_api_outbox(a.conn, "project.updated", a.slug, id, id, o, prev, &err);
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
-    pb_api_access_invalidate(); /* membership, archive state or existence may have changed */
-    if (rc == PB_ECONFLICT) {
-        pb_resp_json(resp, 409, "{\"identifier\":\"The project identifier is already taken\"}");
-        goto out;
-    }
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    if (project_commit(&a, rc, &err, IDENTIFIER_TAKEN)) goto out;
     send_project(&a, 200, raw, id);
 out:
     pb_ps_project_clear(&p);
@@ -480,11 +471,8 @@ static int h_delete(pb_req *req, pb_resp *resp, void *ctx)
     const char *id = pb_api_uuid_param(req, resp, "project_id");
     if (!id) goto out;
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
     int role = 0;
     if (load_visible(&a, id, &p, &role)) goto out;
     if (role < PB_ROLE_ADMIN && a.ws_role < PB_ROLE_ADMIN) {
@@ -496,12 +484,7 @@ static int h_delete(pb_req *req, pb_resp *resp, void *ctx)
     cJSON_AddStringToObject(data, "id", id);
     if (!rc) rc = pb_api_outbox(a.conn, "project.deleted", a.slug, id, id, data, NULL, &err);
     cJSON_Delete(data);
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
-    pb_api_access_invalidate(); /* membership, archive state or existence may have changed */
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    if (project_commit(&a, rc, &err, NULL)) goto out;
     pb_resp_status(resp, 204);
 out:
     pb_ps_project_clear(&p);
@@ -521,11 +504,8 @@ static int archive(pb_req *req, pb_resp *resp, void *ctx, int on)
     const char *id = pb_api_uuid_param(req, resp, "project_id");
     if (!id) goto out;
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
     int role = 0;
     if (load_visible(&a, id, &p, &role)) goto out;
     if (role < PB_ROLE_ADMIN) {
@@ -555,12 +535,7 @@ static int archive(pb_req *req, pb_resp *resp, void *ctx, int on)
     rc = pb_ps_project_update(a.conn, &p, &err);
     if (!rc)
         rc = pb_api_outbox(a.conn, on ? "project.archived" : "project.updated", a.slug, id, id, o, prev, &err);
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
-    pb_api_access_invalidate(); /* membership, archive state or existence may have changed */
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    if (project_commit(&a, rc, &err, NULL)) goto out;
     pb_resp_status(resp, 204);
 out:
     pb_ps_project_clear(&p);

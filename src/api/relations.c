@@ -139,11 +139,7 @@ static int relation_create(pb_req *req, pb_resp *resp, void *ctx)
         pb_ps_item_clear(&it);
     }
     if (!rc) rc = pb_api_touch_issue(a.conn, issue_id, a.user_id, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
+    if (pb_more_end_write(&a, rc, &err)) goto out;
     pb_api_send_json(resp, 201, out);
 out:
     pb_api_verr_free(&v);
@@ -183,11 +179,7 @@ static int relation_remove(pb_req *req, pb_resp *resp, void *ctx)
         goto out;
     }
     rc = pb_api_touch_issue(a.conn, issue_id, a.user_id, &err);
-    if (rc) {
-        pb_more_fail(&a, rc, &err);
-        goto out;
-    }
-    if (pb_more_commit(&a)) goto out;
+    if (pb_more_end_write(&a, rc, &err)) goto out;
     pb_resp_status(resp, 204);
 out:
     pb_api_verr_free(&v);

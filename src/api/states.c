@@ -220,22 +220,10 @@ static int h_list(pb_req *req, pb_resp *resp, void *ctx)
         keep++;
     }
     int64_t total = (int64_t)keep;
-    pb_buf *b = pb_resp_body(resp);
-    pb_buf_reset(b);
-    rc = pb_api_envelope_begin(b, &pg, total);
     int64_t cnt = pb_api_page_count(&pg, total);
-    for (int64_t i = 0; !rc && i < cnt; i++) {
-        if (i) rc = pb_buf_putc(b, ',');
-        if (!rc) rc = pb_api_append_raw(b, l.raw[pg.offset + i], &fields);
-    }
-    if (!rc) rc = pb_api_envelope_end(b);
+    pb_api_send_raw_page(resp, &pg, total, cnt > 0 ? l.raw + pg.offset : NULL, cnt > 0 ? (size_t)cnt : 0,
+                         &fields);
     pb_ps_rawlist_clear(&l);
-    if (rc) {
-        pb_buf_reset(b);
-        pb_api_internal(resp);
-    } else {
-        pb_resp_status(resp, 200);
-    }
 out:
     pb_api_end(&a);
     return 0;
@@ -260,11 +248,8 @@ static int h_create(pb_req *req, pb_resp *resp, void *ctx)
         goto out;
     }
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
     char other[40];
     const char *xs = pb_api_str(o, "external_source"), *xi = pb_api_str(o, "external_id");
     if (xs && xi && pb_ps_item_find_external(a.conn, "state", a.project_id, xs, xi, NULL, other, NULL) == 0) {
@@ -292,15 +277,8 @@ static int h_create(pb_req *req, pb_resp *resp, void *ctx)
     }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "default"))) rc = clear_defaults(&a, id, &err);
     if (!rc) rc = insert_state(a.conn, &a, a.project_id, o, &err);
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
-    if (rc == PB_ECONFLICT) {
-        pb_api_conflict(resp, "State with the same name already exists in the project", NULL);
-        goto out;
-    }
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    rc = pb_api_commit(&a, rc, &err, "State with the same name already exists in the project");
+    if (rc) goto out;
     raw = pb_api_print(o);
     pb_api_fields fields;
     pb_api_fields_from_query(req, &fields, NULL);
@@ -317,14 +295,7 @@ out:
 /* Loads the state {state_id} of the project (triage hidden); answers 404 otherwise. */
 static int load_state(pb_api_req *a, pb_ps_item *it)
 {
-    const char *sid = pb_api_uuid_param(a->req, a->resp, "state_id");
-    if (!sid) return 1;
-    pb_error err = {0};
-    int rc = pb_ps_item_get(a->conn, "state", a->project_id, sid, it, &err);
-    if (rc) {
-        pb_api_fail(a->resp, rc, &err);
-        return 1;
-    }
+    if (pb_api_load_item(a, "state", "state_id", it)) return 1;
     if (strcmp(it->state_group, "triage") == 0) {
         pb_ps_item_clear(it);
         pb_api_not_found(a->resp);
@@ -358,11 +329,8 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
     if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
     if (pb_api_parse_body(req, resp, 1, &body)) goto out;
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
     if (load_state(&a, &it)) goto out;
     o = pb_api_parse_raw(it.raw);
     if (!o) {
@@ -410,15 +378,8 @@ static int h_patch(pb_req *req, pb_resp *resp, void *ctx)
     }
     if (!rc && strcmp(old_group, it.state_group) != 0) rc = pb_ps_state_set_issue_group(a.conn, it.id, it.state_group, &err);
     if (!rc && strcmp(old_group, it.state_group) != 0) rc = pb_ps_project_issue_count_reset(a.conn, a.project_id, &err);
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
-    if (rc == PB_ECONFLICT) {
-        pb_api_conflict(resp, "State with the same name already exists in the project", NULL);
-        goto out;
-    }
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    rc = pb_api_commit(&a, rc, &err, "State with the same name already exists in the project");
+    if (rc) goto out;
     pb_api_fields fields;
     pb_api_fields_from_query(req, &fields, NULL);
     pb_api_send_raw(resp, 200, it.raw, &fields);
@@ -438,11 +399,8 @@ static int h_delete(pb_req *req, pb_resp *resp, void *ctx)
     memset(&it, 0, sizeof it);
     if (pb_api_begin(&a, req, resp, ctx, PB_API_PROJECT | PB_API_WRITE)) return 0;
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
     if (load_state(&a, &it)) goto out;
     if (it.is_default) {
         pb_api_error(resp, 400, "Default state cannot be deleted");
@@ -455,11 +413,8 @@ static int h_delete(pb_req *req, pb_resp *resp, void *ctx)
         goto out;
     }
     if (!rc) rc = pb_ps_item_soft_delete(a.conn, it.id, pb_api_now(), &err);
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    rc = pb_api_commit(&a, rc, &err, NULL);
+    if (rc) goto out;
     pb_resp_status(resp, 204);
 out:
     pb_ps_item_clear(&it);

@@ -241,9 +241,11 @@ static void send_issue(pb_api_req *a, int status, const char *raw)
 }
 
 /* ---------------------------------------------------------------- the model */
-static cJSON *issue_new(const char *id, const char *project_id, const char *ws_id, const char *user_id, int64_t now)
+cJSON *pb_api_issue_new(const char *id, const char *project_id, const char *ws_id, const char *user_id,
+                        int64_t now)
 {
     cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
     cJSON_AddStringToObject(o, "id", id);
     cJSON_AddNullToObject(o, "type_id");
     cJSON_AddItemToObject(o, "created_at", pb_api_time_json(now));
@@ -666,18 +668,15 @@ static int h_create(pb_req *req, pb_resp *resp, void *ctx)
     char id[37];
     pb_uuid4(id);
     int64_t now = pb_api_now();
-    o = issue_new(id, a.project_id, pb_api_ws_id(&a), a.user_id, now);
+    o = pb_api_issue_new(id, a.project_id, pb_api_ws_id(&a), a.user_id, now);
     issue_apply(body, o, 1, &in, &v);
     if (pb_api_verr_any(&v)) {
         pb_api_verr_send(&v, resp);
         goto out;
     }
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
     const cJSON *bxs = cJSON_GetObjectItemCaseSensitive(body, "external_source");
     const cJSON *bxi = cJSON_GetObjectItemCaseSensitive(body, "external_id");
     const char *xs = pb_api_str(o, "external_source"), *xi = pb_api_str(o, "external_id");
@@ -745,11 +744,8 @@ static int h_create(pb_req *req, pb_resp *resp, void *ctx)
         rc = pb_api_activity(a.conn, &a, &r, &err);
     }
     if (!rc) rc = emit_created(&a, id, o, &err);
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    rc = pb_api_commit(&a, rc, &err, NULL);
+    if (rc) goto out;
     send_issue(&a, 201, raw);
 out:
     issue_in_free(&in);
@@ -1043,11 +1039,8 @@ static int h_delete(pb_req *req, pb_resp *resp, void *ctx)
     const char *id = pb_api_uuid_param(req, resp, "issue_id");
     if (!id) goto out;
     pb_error err = {0};
-    int rc = pb_conn_begin_write(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    int rc = pb_api_begin_write(&a, &err);
+    if (rc) goto out;
     rc = pb_ps_item_get(a.conn, "issue", a.project_id, id, &it, &err);
     if (rc) {
         pb_api_fail(resp, rc, &err);
@@ -1070,11 +1063,8 @@ static int h_delete(pb_req *req, pb_resp *resp, void *ctx)
         if (o) pb_api_set_time(o, "deleted_at", now);
         rc = pb_api_outbox(a.conn, "issue.deleted", a.slug, a.project_id, id, o, NULL, &err);
     }
-    if (!rc) rc = pb_conn_commit(a.conn, &err);
-    if (rc) {
-        pb_api_fail(resp, rc, &err);
-        goto out;
-    }
+    rc = pb_api_commit(&a, rc, &err, NULL);
+    if (rc) goto out;
     pb_resp_status(resp, 204);
 out:
     cJSON_Delete(o);
@@ -1184,7 +1174,7 @@ int pb_api_seed_issues(pb_db *db, const char *slug, const char *project_id, cons
             int64_t now = pb_api_now(), seq = 0;
             rc = pb_ps_project_next_seq(c, project_id, &seq, err);
             if (rc) break;
-            cJSON *o = issue_new(id, project_id, ws, user_id, now);
+            cJSON *o = pb_api_issue_new(id, project_id, ws, user_id, now);
             snprintf(name, sizeof name, "Seeded work item %lld", (long long)seq);
             pb_api_set_str(o, "name", name);
             pb_api_set_str(o, "priority", prio[seq % 5]);

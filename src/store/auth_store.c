@@ -1,6 +1,7 @@
 /* auth_store: SQL of the security core. See auth_store.h. */
 #include "store/auth_store.h"
 #include "core/util.h"
+#include "store/rows.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -30,18 +31,38 @@ static int exec1(pb_db *db, const char *sql, const pb_val *p, int np, int64_t *c
     return rc;
 }
 
+/* Runs a query with a pooled connection and reads every row through fill (rows.h) into *out
+ * (malloc'd, caller frees) and *n; read_msg names the rows in a read error. */
+static int list_rows(pb_db *db, const char *sql, const pb_val *p, int np, size_t elem, pb_store_fill_fn fill,
+                     void **out, size_t *n, const char *read_msg, pb_error *err)
+{
+    pb_conn *c = NULL;
+    pb_rows *r = NULL;
+    *out = NULL;
+    *n = 0;
+    int rc = pb_db_acquire(db, &c, err);
+    if (!rc) rc = pb_conn_query(c, sql, p, np, &r, err);
+    if (!rc) rc = pb_store_read_all(r, elem, 8, fill, NULL, NULL, out, n, "out of memory", read_msg, err);
+    pb_db_release(db, c);
+    return rc;
+}
+
 /* ---------------- workspaces ---------------- */
 
 #define WS_COLS "id, workspace_slug, name, auth_kind, created_at"
 
-static void ws_from_row(pb_rows *r, pb_workspace_row *w)
+/* Reads a workspace row (a pb_store_fill_fn). */
+static int ws_from_row(pb_rows *r, void *rec, void *ctx)
 {
+    pb_workspace_row *w = rec;
+    (void)ctx;
     memset(w, 0, sizeof *w);
     cp(w->id, sizeof w->id, pb_rows_text(r, 0));
     cp(w->slug, sizeof w->slug, pb_rows_text(r, 1));
     cp(w->name, sizeof w->name, pb_rows_text(r, 2));
     cp(w->auth_kind, sizeof w->auth_kind, pb_rows_text(r, 3));
     w->created_at = pb_rows_int(r, 4);
+    return 0;
 }
 
 static int slug_ok(const char *s)
@@ -94,7 +115,7 @@ int pb_as_workspace_get(pb_db *db, const char *slug, pb_workspace_row *out, pb_e
     if (!rc) {
         int n = pb_rows_next(r);
         if (n == 1)
-            ws_from_row(r, out);
+            ws_from_row(r, out, NULL);
         else
             rc = n < 0 ? pb_error_set(err, PB_ESTORE, "reading workspace failed")
                        : pb_error_set(err, PB_ENOTFOUND, "no workspace '%s'", slug);
@@ -106,43 +127,11 @@ int pb_as_workspace_get(pb_db *db, const char *slug, pb_workspace_row *out, pb_e
 
 int pb_as_workspace_list(pb_db *db, pb_workspace_row **out, size_t *n, pb_error *err)
 {
-    pb_conn *c = NULL;
-    pb_rows *r = NULL;
-    pb_workspace_row *arr = NULL;
-    size_t cnt = 0, cap = 0;
-    *out = NULL;
-    *n = 0;
-    int rc = pb_db_acquire(db, &c, err);
-    if (!rc)
-        rc = pb_conn_query(c, "SELECT " WS_COLS " FROM work_plane.installations ORDER BY workspace_slug",
-                           NULL, 0, &r, err);
-    while (!rc) {
-        int k = pb_rows_next(r);
-        if (k <= 0) {
-            if (k < 0) rc = pb_error_set(err, PB_ESTORE, "reading workspaces failed");
-            break;
-        }
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            pb_workspace_row *na = realloc(arr, nc * sizeof *na);
-            if (!na) {
-                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-                break;
-            }
-            arr = na;
-            cap = nc;
-        }
-        ws_from_row(r, &arr[cnt++]);
-    }
-    pb_rows_free(r);
-    pb_db_release(db, c);
-    if (rc) {
-        free(arr);
-        return rc;
-    }
+    void *arr = NULL;
+    int rc = list_rows(db, "SELECT " WS_COLS " FROM work_plane.installations ORDER BY workspace_slug", NULL,
+                       0, sizeof **out, ws_from_row, &arr, n, "reading workspaces failed", err);
     *out = arr;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 /* ---------------- users ---------------- */
@@ -282,53 +271,28 @@ int pb_as_member_max_role(pb_db *db, const char *user_id, int *role, pb_error *e
     return rc;
 }
 
+static int member_fill(pb_rows *r, void *rec, void *ctx)
+{
+    pb_member_row *m = rec;
+    (void)ctx;
+    user_from_row(r, 0, &m->user);
+    cp(m->workspace_slug, sizeof m->workspace_slug, pb_rows_text(r, 7));
+    m->role = (int)pb_rows_int(r, 8);
+    m->created_at = pb_rows_int(r, 9);
+    return 0;
+}
+
 int pb_as_member_list(pb_db *db, const char *slug, pb_member_row **out, size_t *n, pb_error *err)
 {
-    pb_conn *c = NULL;
-    pb_rows *r = NULL;
-    pb_member_row *arr = NULL;
-    size_t cnt = 0, cap = 0;
     pb_val p[] = {PB_TEXT(slug)};
-    *out = NULL;
-    *n = 0;
-    int rc = pb_db_acquire(db, &c, err);
-    if (!rc)
-        rc = pb_conn_query(c,
-                           "SELECT " USER_COLS ", m.workspace_slug, m.role, m.created_at FROM "
-                           "ops.workspace_members m JOIN ops.users u ON u.id = m.user_id "
-                           "WHERE m.workspace_slug = $1 ORDER BY m.created_at, u.email",
-                           p, 1, &r, err);
-    while (!rc) {
-        int k = pb_rows_next(r);
-        if (k <= 0) {
-            if (k < 0) rc = pb_error_set(err, PB_ESTORE, "reading members failed");
-            break;
-        }
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            pb_member_row *na = realloc(arr, nc * sizeof *na);
-            if (!na) {
-                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-                break;
-            }
-            arr = na;
-            cap = nc;
-        }
-        pb_member_row *m = &arr[cnt++];
-        user_from_row(r, 0, &m->user);
-        cp(m->workspace_slug, sizeof m->workspace_slug, pb_rows_text(r, 7));
-        m->role = (int)pb_rows_int(r, 8);
-        m->created_at = pb_rows_int(r, 9);
-    }
-    pb_rows_free(r);
-    pb_db_release(db, c);
-    if (rc) {
-        free(arr);
-        return rc;
-    }
+    void *arr = NULL;
+    int rc = list_rows(db,
+                       "SELECT " USER_COLS ", m.workspace_slug, m.role, m.created_at FROM "
+                       "ops.workspace_members m JOIN ops.users u ON u.id = m.user_id "
+                       "WHERE m.workspace_slug = $1 ORDER BY m.created_at, u.email",
+                       p, 1, sizeof **out, member_fill, &arr, n, "reading members failed", err);
     *out = arr;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 int pb_as_member_remove(pb_db *db, const char *slug, const char *user_id, pb_error *err)
@@ -374,8 +338,11 @@ int pb_as_user_admin_over(pb_db *db, const char *admin_id, const char *user_id, 
     "k.rotated_from, k.last_used_at"
 #define KEY_FROM " FROM ops.api_keys k LEFT JOIN ops.users u ON u.id = k.user_id"
 
-static void key_from_row(pb_rows *r, pb_key_row *k)
+/* Reads an API key row (a pb_store_fill_fn). */
+static int key_from_row(pb_rows *r, void *rec, void *ctx)
 {
+    pb_key_row *k = rec;
+    (void)ctx;
     memset(k, 0, sizeof *k);
     cp(k->id, sizeof k->id, pb_rows_text(r, 0));
     cp(k->user_id, sizeof k->user_id, pb_rows_text(r, 1));
@@ -393,6 +360,7 @@ static void key_from_row(pb_rows *r, pb_key_row *k)
     cp(k->rotated_to, sizeof k->rotated_to, pb_rows_text(r, 13));
     cp(k->rotated_from, sizeof k->rotated_from, pb_rows_text(r, 14));
     k->last_used_at = pb_rows_isnull(r, 15) ? 0 : pb_rows_int(r, 15);
+    return 0;
 }
 
 static pb_val opt_int(int64_t v)
@@ -437,7 +405,7 @@ static int key_get_conn(pb_conn *c, const char *where, const char *arg, pb_key_r
     if (!rc) {
         int n = pb_rows_next(r);
         if (n == 1)
-            key_from_row(r, out);
+            key_from_row(r, out, NULL);
         else
             rc = n < 0 ? pb_error_set(err, PB_ESTORE, "reading key failed")
                        : pb_error_set(err, PB_ENOTFOUND, "no such key");
@@ -468,10 +436,6 @@ int pb_as_key_get_by_hash(pb_db *db, const char *hash_hex, pb_key_row *out, pb_e
 int pb_as_key_list(pb_db *db, const char *user_id, const char *admin_user_id, pb_key_row **out, size_t *n,
                    pb_error *err)
 {
-    pb_conn *c = NULL;
-    pb_rows *r = NULL;
-    pb_key_row *arr = NULL;
-    size_t cnt = 0, cap = 0;
     pb_val p[2];
     int np = 0;
     char sql[1400];
@@ -491,37 +455,10 @@ int pb_as_key_list(pb_db *db, const char *user_id, const char *admin_user_id, pb
     }
     snprintf(sql, sizeof sql, "SELECT " KEY_COLS KEY_FROM " WHERE %s AND %s ORDER BY k.created_at, k.id", w1,
              w2);
-    *out = NULL;
-    *n = 0;
-    int rc = pb_db_acquire(db, &c, err);
-    if (!rc) rc = pb_conn_query(c, sql, p, np, &r, err);
-    while (!rc) {
-        int k = pb_rows_next(r);
-        if (k <= 0) {
-            if (k < 0) rc = pb_error_set(err, PB_ESTORE, "reading keys failed");
-            break;
-        }
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            pb_key_row *na = realloc(arr, nc * sizeof *na);
-            if (!na) {
-                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-                break;
-            }
-            arr = na;
-            cap = nc;
-        }
-        key_from_row(r, &arr[cnt++]);
-    }
-    pb_rows_free(r);
-    pb_db_release(db, c);
-    if (rc) {
-        free(arr);
-        return rc;
-    }
+    void *arr = NULL;
+    int rc = list_rows(db, sql, p, np, sizeof **out, key_from_row, &arr, n, "reading keys failed", err);
     *out = arr;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 int pb_as_key_revoke(pb_db *db, const char *id, int64_t now, pb_error *err)
@@ -834,42 +771,34 @@ void pb_vault_rows_free(pb_vault_row *rows, size_t n)
     free(rows);
 }
 
+static int vault_fill(pb_rows *r, void *rec, void *ctx)
+{
+    pb_vault_row *v = rec;
+    const int *with_blob = ctx;
+    cp(v->name, sizeof v->name, pb_rows_text(r, 0));
+    cp(v->key_fp, sizeof v->key_fp, pb_rows_text(r, 2));
+    v->created_at = pb_rows_int(r, 3);
+    v->updated_at = pb_rows_int(r, 4);
+    if (*with_blob && !(v->blob = strdup(pb_rows_text(r, 1)))) return PB_ENOMEM;
+    return 0;
+}
+
+static void vault_drop(void *arr, size_t n)
+{
+    pb_vault_rows_free(arr, n);
+}
+
 static int vault_rows(pb_conn *c, int with_blob, pb_vault_row **out, size_t *n, pb_error *err)
 {
     pb_rows *r = NULL;
-    pb_vault_row *arr = NULL;
-    size_t cnt = 0, cap = 0;
     int rc = pb_conn_query(c, "SELECT name, sealed, key_fp, created_at, updated_at FROM ops.vault ORDER BY name",
                            NULL, 0, &r, err);
-    while (!rc) {
-        int k = pb_rows_next(r);
-        if (k <= 0) {
-            if (k < 0) rc = pb_error_set(err, PB_ESTORE, "reading vault failed");
-            break;
-        }
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            pb_vault_row *na = realloc(arr, nc * sizeof *na);
-            if (!na) {
-                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-                break;
-            }
-            arr = na;
-            cap = nc;
-        }
-        pb_vault_row *v = &arr[cnt++];
-        memset(v, 0, sizeof *v);
-        cp(v->name, sizeof v->name, pb_rows_text(r, 0));
-        cp(v->key_fp, sizeof v->key_fp, pb_rows_text(r, 2));
-        v->created_at = pb_rows_int(r, 3);
-        v->updated_at = pb_rows_int(r, 4);
-        if (with_blob && !(v->blob = strdup(pb_rows_text(r, 1)))) rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-    }
-    pb_rows_free(r);
-    if (rc) {
-        pb_vault_rows_free(arr, cnt);
-        return rc;
-    }
+    if (rc) return rc;
+    void *arr = NULL;
+    size_t cnt = 0;
+    rc = pb_store_read_all(r, sizeof **out, 8, vault_fill, &with_blob, vault_drop, &arr, &cnt,
+                           "out of memory", "reading vault failed", err);
+    if (rc) return rc;
     *out = arr;
     *n = cnt;
     return 0;

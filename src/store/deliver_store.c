@@ -1,5 +1,6 @@
 /* deliver_store: see deliver_store.h. */
 #include "store/deliver_store.h"
+#include "store/rows.h"
 
 #include "core/buf.h"
 #include "core/util.h"
@@ -39,21 +40,20 @@ static int is_pg(pb_conn *c)
 }
 
 /* Grows a malloc'd array by one element (doubling). */
-static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
+/* Reads every row of r into *out / *n through fill (rows.h), msg naming what on failure. */
+static int read_all(pb_rows *r, size_t elem, pb_store_fill_fn fill, pb_store_drop_fn drop, void **out,
+                    size_t *n, const char *msg, pb_error *err)
 {
-    if (n < *cap) return arr;
-    size_t nc = *cap ? *cap * 2 : 16;
-    void *p = realloc(arr, nc * elem);
-    if (!p) return NULL;
-    memset((char *)p + *cap * elem, 0, (nc - *cap) * elem);
-    *cap = nc;
-    return p;
+    return pb_store_read_all(r, elem, 16, fill, NULL, drop, out, n, msg, msg, err);
 }
 
 /* ------------------------------------------------------------------ hooks */
 
-static void hook_row(pb_rows *r, pb_hook *h)
+/* Reads a hook row (a pb_store_fill_fn). */
+static int hook_row(pb_rows *r, void *rec, void *ctx)
 {
+    pb_hook *h = rec;
+    (void)ctx;
     memset(h, 0, sizeof *h);
     cp(h->id, sizeof h->id, pb_rows_text(r, 0));
     cp(h->workspace_slug, sizeof h->workspace_slug, pb_rows_text(r, 1));
@@ -73,28 +73,39 @@ static void hook_row(pb_rows *r, pb_hook *h)
     h->min_interval_ms = (int)pb_rows_int(r, 15);
     h->created_at = pb_rows_int(r, 16);
     h->updated_at = pb_rows_int(r, 17);
+    return 0;
+}
+
+/* The editable hook columns, project_id .. min_interval_ms in HOOK_COLS order, as insert and
+ * update bind them. */
+#define HOOK_NEDIT 14
+static void hook_bind_edit(const pb_hook *h, pb_val out[HOOK_NEDIT])
+{
+    const pb_val v[HOOK_NEDIT] = {PB_TEXT(nz(h->project_id)),
+                                  PB_TEXT(h->url),
+                                  PB_TEXT(h->description),
+                                  PB_TEXT(h->format),
+                                  PB_TEXT(h->event_mode),
+                                  PB_TEXT(h->events),
+                                  PB_INT(h->active),
+                                  PB_TEXT(nz(h->disabled_reason)),
+                                  PB_TEXT(h->secret_name),
+                                  PB_TEXT(nz(h->old_secret_name)),
+                                  h->old_secret_until ? PB_INT(h->old_secret_until) : PB_NULL,
+                                  h->failing_since ? PB_INT(h->failing_since) : PB_NULL,
+                                  PB_INT(h->max_inflight),
+                                  PB_INT(h->min_interval_ms)};
+    memcpy(out, v, sizeof v);
 }
 
 int pb_dstore_hook_insert(pb_conn *c, const pb_hook *h, pb_error *err)
 {
-    pb_val p[] = {PB_TEXT(h->id),
-                  PB_TEXT(h->workspace_slug),
-                  PB_TEXT(nz(h->project_id)),
-                  PB_TEXT(h->url),
-                  PB_TEXT(h->description),
-                  PB_TEXT(h->format),
-                  PB_TEXT(h->event_mode),
-                  PB_TEXT(h->events),
-                  PB_INT(h->active),
-                  PB_TEXT(nz(h->disabled_reason)),
-                  PB_TEXT(h->secret_name),
-                  PB_TEXT(nz(h->old_secret_name)),
-                  h->old_secret_until ? PB_INT(h->old_secret_until) : PB_NULL,
-                  h->failing_since ? PB_INT(h->failing_since) : PB_NULL,
-                  PB_INT(h->max_inflight),
-                  PB_INT(h->min_interval_ms),
-                  PB_INT(h->created_at),
-                  PB_INT(h->updated_at)};
+    pb_val p[HOOK_NEDIT + 4];
+    p[0] = PB_TEXT(h->id);
+    p[1] = PB_TEXT(h->workspace_slug);
+    hook_bind_edit(h, p + 2);
+    p[HOOK_NEDIT + 2] = PB_INT(h->created_at);
+    p[HOOK_NEDIT + 3] = PB_INT(h->updated_at);
     return pb_conn_exec(c,
                         "INSERT INTO ops.hooks (" HOOK_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
                         "$12, $13, $14, $15, $16, $17, $18)",
@@ -108,7 +119,7 @@ int pb_dstore_hook_get(pb_conn *c, const char *id, pb_hook *out, pb_error *err)
     int rc = pb_conn_query(c, "SELECT " HOOK_COLS " FROM ops.hooks WHERE id = $1", p, 1, &r, err);
     if (rc) return rc;
     int s = pb_rows_next(r);
-    if (s == 1) hook_row(r, out);
+    if (s == 1) hook_row(r, out, NULL);
     pb_rows_free(r);
     if (s < 0) return pb_error_set(err, PB_ESTORE, "cannot read hook");
     if (s == 0) return pb_error_set(err, PB_ENOTFOUND, "no hook %s", id);
@@ -126,47 +137,19 @@ int pb_dstore_hook_list(pb_conn *c, const char *workspace, int active_only, pb_h
                            "AND ($2 = 0 OR active = 1) ORDER BY created_at, id",
                            p, 2, &r, err);
     if (rc) return rc;
-    pb_hook *arr = NULL;
-    size_t cap = 0, cnt = 0;
-    int s;
-    while ((s = pb_rows_next(r)) == 1) {
-        pb_hook *g = grow(arr, &cap, cnt, sizeof *arr);
-        if (!g) {
-            s = PB_ENOMEM;
-            break;
-        }
-        arr = g;
-        hook_row(r, &arr[cnt++]);
-    }
-    pb_rows_free(r);
-    if (s < 0) {
-        free(arr);
-        return pb_error_set(err, s == PB_ENOMEM ? PB_ENOMEM : PB_ESTORE, "cannot list hooks");
-    }
+    void *arr = NULL;
+    rc = read_all(r, sizeof **out, hook_row, NULL, &arr, n, "cannot list hooks", err);
     *out = arr;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 int pb_dstore_hook_update(pb_conn *c, const pb_hook *h, pb_error *err)
 {
     int64_t ch = 0;
-    pb_val p[] = {PB_TEXT(h->id),
-                  PB_TEXT(nz(h->project_id)),
-                  PB_TEXT(h->url),
-                  PB_TEXT(h->description),
-                  PB_TEXT(h->format),
-                  PB_TEXT(h->event_mode),
-                  PB_TEXT(h->events),
-                  PB_INT(h->active),
-                  PB_TEXT(nz(h->disabled_reason)),
-                  PB_TEXT(h->secret_name),
-                  PB_TEXT(nz(h->old_secret_name)),
-                  h->old_secret_until ? PB_INT(h->old_secret_until) : PB_NULL,
-                  h->failing_since ? PB_INT(h->failing_since) : PB_NULL,
-                  PB_INT(h->max_inflight),
-                  PB_INT(h->min_interval_ms),
-                  PB_INT(h->updated_at)};
+    pb_val p[HOOK_NEDIT + 2];
+    p[0] = PB_TEXT(h->id);
+    hook_bind_edit(h, p + 1);
+    p[HOOK_NEDIT + 1] = PB_INT(h->updated_at);
     int rc = pb_conn_exec(c,
                           "UPDATE ops.hooks SET project_id = $2, url = $3, description = $4, format = $5, "
                           "event_mode = $6, events = $7, active = $8, disabled_reason = $9, secret_name = $10, "
@@ -256,8 +239,11 @@ int pb_dstore_watermark_advance(pb_conn *c, int64_t older_than, pb_error *err)
                         q, 1, NULL, err);
 }
 
-static void outbox_row(pb_rows *r, pb_outbox_row *o)
+/* Reads an outbox row (a pb_store_fill_fn): PB_ENOMEM when the payload cannot be copied. */
+static int outbox_row(pb_rows *r, void *rec, void *ctx)
 {
+    pb_outbox_row *o = rec;
+    (void)ctx;
     memset(o, 0, sizeof *o);
     o->id = pb_rows_int(r, 0);
     cp(o->event_id, sizeof o->event_id, pb_rows_text(r, 1));
@@ -267,6 +253,12 @@ static void outbox_row(pb_rows *r, pb_outbox_row *o)
     cp(o->object_id, sizeof o->object_id, pb_rows_text(r, 5));
     o->occurred_at = pb_rows_int(r, 6);
     o->payload = strdup(pb_rows_text(r, 7));
+    return o->payload ? 0 : PB_ENOMEM;
+}
+
+static void outbox_drop(void *arr, size_t n)
+{
+    pb_outbox_free_array(arr, n);
 }
 
 void pb_outbox_free_array(pb_outbox_row *rows, size_t n)
@@ -300,30 +292,10 @@ int pb_dstore_outbox_claim(pb_conn *c, int64_t after, int limit, pb_outbox_row *
                            "ops.outbox_fanout f WHERE f.outbox_id = o.id) ORDER BY o.id LIMIT $2";
     int rc = pb_conn_query(c, is_pg(c) ? sql_pg : sql_lite, p, 2, &r, err);
     if (rc) return rc;
-    pb_outbox_row *arr = NULL;
-    size_t cap = 0, cnt = 0;
-    int s;
-    while ((s = pb_rows_next(r)) == 1) {
-        pb_outbox_row *g = grow(arr, &cap, cnt, sizeof *arr);
-        if (!g) {
-            s = PB_ENOMEM;
-            break;
-        }
-        arr = g;
-        outbox_row(r, &arr[cnt]);
-        if (!arr[cnt++].payload) {
-            s = PB_ENOMEM;
-            break;
-        }
-    }
-    pb_rows_free(r);
-    if (s < 0) {
-        pb_outbox_free_array(arr, cnt);
-        return pb_error_set(err, s == PB_ENOMEM ? PB_ENOMEM : PB_ESTORE, "cannot read the outbox");
-    }
+    void *arr = NULL;
+    rc = read_all(r, sizeof **out, outbox_row, outbox_drop, &arr, n, "cannot read the outbox", err);
     *out = arr;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 int pb_dstore_fanout_mark(pb_conn *c, int64_t outbox_id, int64_t now, int ndeliveries, int *inserted, pb_error *err)
@@ -361,7 +333,7 @@ int pb_dstore_outbox_get(pb_conn *c, int64_t id, pb_outbox_row *out, pb_error *e
     int rc = pb_conn_query(c, "SELECT " OUTBOX_COLS " FROM ops.outbox WHERE id = $1", p, 1, &r, err);
     if (rc) return rc;
     int s = pb_rows_next(r);
-    if (s == 1) outbox_row(r, out);
+    if (s == 1) outbox_row(r, out, NULL);
     pb_rows_free(r);
     if (s < 0) return pb_error_set(err, PB_ESTORE, "cannot read the outbox");
     if (s == 0) return pb_error_set(err, PB_ENOTFOUND, "no outbox row %lld", (long long)id);
@@ -370,8 +342,11 @@ int pb_dstore_outbox_get(pb_conn *c, int64_t id, pb_outbox_row *out, pb_error *e
 
 /* ------------------------------------------------------------------ deliveries */
 
-static void delivery_row(pb_rows *r, pb_delivery *d)
+/* Reads a delivery row (a pb_store_fill_fn): PB_ENOMEM when the body cannot be copied. */
+static int delivery_row(pb_rows *r, void *rec, void *ctx)
 {
+    pb_delivery *d = rec;
+    (void)ctx;
     memset(d, 0, sizeof *d);
     d->id = pb_rows_int(r, 0);
     cp(d->msg_id, sizeof d->msg_id, pb_rows_text(r, 1));
@@ -389,6 +364,12 @@ static void delivery_row(pb_rows *r, pb_delivery *d)
     cp(d->last_error, sizeof d->last_error, pb_rows_text(r, 13));
     d->created_at = pb_rows_int(r, 14);
     d->updated_at = pb_rows_int(r, 15);
+    return d->body ? 0 : PB_ENOMEM;
+}
+
+static void delivery_drop(void *arr, size_t n)
+{
+    pb_delivery_free_array(arr, n);
 }
 
 void pb_delivery_free_array(pb_delivery *d, size_t n)
@@ -431,30 +412,10 @@ static int delivery_query(pb_conn *c, const char *sql, const pb_val *p, int np, 
     pb_rows *r = NULL;
     int rc = pb_conn_query(c, sql, p, np, &r, err);
     if (rc) return rc;
-    pb_delivery *arr = NULL;
-    size_t cap = 0, cnt = 0;
-    int s;
-    while ((s = pb_rows_next(r)) == 1) {
-        pb_delivery *g = grow(arr, &cap, cnt, sizeof *arr);
-        if (!g) {
-            s = PB_ENOMEM;
-            break;
-        }
-        arr = g;
-        delivery_row(r, &arr[cnt]);
-        if (!arr[cnt++].body) {
-            s = PB_ENOMEM;
-            break;
-        }
-    }
-    pb_rows_free(r);
-    if (s < 0) {
-        pb_delivery_free_array(arr, cnt);
-        return pb_error_set(err, s == PB_ENOMEM ? PB_ENOMEM : PB_ESTORE, "cannot read deliveries");
-    }
+    void *arr = NULL;
+    rc = read_all(r, sizeof **out, delivery_row, delivery_drop, &arr, n, "cannot read deliveries", err);
     *out = arr;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 int pb_dstore_delivery_due(pb_conn *c, int64_t now, int *any, pb_error *err)
@@ -708,6 +669,31 @@ void pb_attempt_free_array(pb_attempt *a, size_t n)
     free(a);
 }
 
+static int attempt_fill(pb_rows *r, void *rec, void *ctx)
+{
+    pb_attempt *a = rec;
+    (void)ctx;
+    a->id = pb_rows_int(r, 0);
+    a->delivery_id = pb_rows_int(r, 1);
+    cp(a->msg_id, sizeof a->msg_id, pb_rows_text(r, 2));
+    cp(a->hook_id, sizeof a->hook_id, pb_rows_text(r, 3));
+    a->attempt = (int)pb_rows_int(r, 4);
+    cp(a->trigger, sizeof a->trigger, pb_rows_text(r, 5));
+    a->started_at = pb_rows_int(r, 6);
+    a->duration_ms = (int)pb_rows_int(r, 7);
+    a->http_status = (int)pb_rows_int(r, 8);
+    cp(a->outcome, sizeof a->outcome, pb_rows_text(r, 9));
+    cp(a->error, sizeof a->error, pb_rows_text(r, 10));
+    a->response = strdup(pb_rows_text(r, 11));
+    a->next_attempt_at = pb_rows_int(r, 12);
+    return a->response ? 0 : PB_ENOMEM;
+}
+
+static void attempt_drop(void *arr, size_t n)
+{
+    pb_attempt_free_array(arr, n);
+}
+
 int pb_dstore_attempt_list(pb_conn *c, const char *hook_id, const char *msg_id, int limit, pb_attempt **out,
                            size_t *n, pb_error *err)
 {
@@ -720,44 +706,10 @@ int pb_dstore_attempt_list(pb_conn *c, const char *hook_id, const char *msg_id, 
                            "AND (CAST($2 AS TEXT) IS NULL OR msg_id = $2) ORDER BY id DESC LIMIT $3",
                            p, 3, &r, err);
     if (rc) return rc;
-    pb_attempt *arr = NULL;
-    size_t cap = 0, cnt = 0;
-    int s;
-    while ((s = pb_rows_next(r)) == 1) {
-        pb_attempt *g = grow(arr, &cap, cnt, sizeof *arr);
-        if (!g) {
-            s = PB_ENOMEM;
-            break;
-        }
-        arr = g;
-        pb_attempt *a = &arr[cnt++];
-        memset(a, 0, sizeof *a);
-        a->id = pb_rows_int(r, 0);
-        a->delivery_id = pb_rows_int(r, 1);
-        cp(a->msg_id, sizeof a->msg_id, pb_rows_text(r, 2));
-        cp(a->hook_id, sizeof a->hook_id, pb_rows_text(r, 3));
-        a->attempt = (int)pb_rows_int(r, 4);
-        cp(a->trigger, sizeof a->trigger, pb_rows_text(r, 5));
-        a->started_at = pb_rows_int(r, 6);
-        a->duration_ms = (int)pb_rows_int(r, 7);
-        a->http_status = (int)pb_rows_int(r, 8);
-        cp(a->outcome, sizeof a->outcome, pb_rows_text(r, 9));
-        cp(a->error, sizeof a->error, pb_rows_text(r, 10));
-        a->response = strdup(pb_rows_text(r, 11));
-        a->next_attempt_at = pb_rows_int(r, 12);
-        if (!a->response) {
-            s = PB_ENOMEM;
-            break;
-        }
-    }
-    pb_rows_free(r);
-    if (s < 0) {
-        pb_attempt_free_array(arr, cnt);
-        return pb_error_set(err, s == PB_ENOMEM ? PB_ENOMEM : PB_ESTORE, "cannot read the delivery log");
-    }
+    void *arr = NULL;
+    rc = read_all(r, sizeof **out, attempt_fill, attempt_drop, &arr, n, "cannot read the delivery log", err);
     *out = arr;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 int pb_dstore_retention(pb_conn *c, int64_t cutoff, int64_t *deleted, pb_error *err)

@@ -1,5 +1,6 @@
 /* plane_more_store: see plane_more_store.h. All SQL is in the shared PostgreSQL subset. */
 #include "store/plane_more_store.h"
+#include "store/rows.h"
 
 #include "core/util.h"
 
@@ -27,8 +28,19 @@ static void copy_col(pb_rows *r, int col, char *dst, size_t n)
     pb_strlcpy(dst, pb_rows_text(r, col), n);
 }
 
-static int read_row(pb_rows *r, pb_more_row *out)
+/* Reads every row of r through fill (rows.h) into *out / *n. */
+static int read_rows(pb_rows *r, size_t elem, size_t first_cap, pb_store_fill_fn fill, pb_store_drop_fn drop,
+                     void **out, size_t *n, pb_error *err)
 {
+    return pb_store_read_all(r, elem, first_cap, fill, NULL, drop, out, n, "out of memory",
+                             "reading rows failed", err);
+}
+
+/* Reads a row of ROW_COLS (a pb_store_fill_fn): PB_ENOMEM when raw cannot be copied. */
+static int read_row(pb_rows *r, void *rec, void *ctx)
+{
+    pb_more_row *out = rec;
+    (void)ctx;
     memset(out, 0, sizeof *out);
     copy_col(r, 0, out->id, sizeof out->id);
     copy_col(r, 1, out->project_id, sizeof out->project_id);
@@ -112,7 +124,7 @@ static int get_one(pb_conn *c, const char *sql, const pb_val *p, int np, pb_more
     int s = pb_rows_next(r);
     if (s < 0) rc = pb_error_set(err, PB_ESTORE, "reading row failed");
     else if (s == 0) rc = pb_error_set(err, PB_ENOTFOUND, "item not found");
-    else rc = read_row(r, out);
+    else rc = read_row(r, out, NULL);
     pb_rows_free(r);
     return rc;
 }
@@ -155,6 +167,11 @@ static const char *archived_clause(int archived)
     }
 }
 
+static void rows_drop(void *arr, size_t n)
+{
+    pb_more_rows_free(arr, n);
+}
+
 int pb_more_list(pb_conn *c, const char *item_type, const char *project_id, const char *parent_id,
                  int archived, int desc, int64_t offset, int64_t limit, pb_more_row **rows,
                  size_t *n, int64_t *total, pb_error *err)
@@ -187,36 +204,10 @@ int pb_more_list(pb_conn *c, const char *item_type, const char *project_id, cons
     pb_rows *r = NULL;
     int rc = pb_conn_query(c, sql, p, np, &r, err);
     if (rc) return rc;
-    size_t cap = 0;
-    pb_more_row *v = NULL;
-    int s;
-    while ((s = pb_rows_next(r)) > 0) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            pb_more_row *nv = realloc(v, ncap * sizeof *nv);
-            if (!nv) {
-                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-                break;
-            }
-            v = nv;
-            cap = ncap;
-        }
-        rc = read_row(r, &v[*n]);
-        if (rc) {
-            pb_error_set(err, rc, "out of memory");
-            break;
-        }
-        (*n)++;
-    }
-    if (!rc && s < 0) rc = pb_error_set(err, PB_ESTORE, "reading rows failed");
-    pb_rows_free(r);
-    if (rc) {
-        pb_more_rows_free(v, *n);
-        *n = 0;
-        return rc;
-    }
+    void *v = NULL;
+    rc = read_rows(r, sizeof **rows, 16, read_row, rows_drop, &v, n, err);
     *rows = v;
-    return 0;
+    return rc;
 }
 
 static int query_id(pb_conn *c, const char *sql, const pb_val *p, int np, char out_id[40],
@@ -372,6 +363,21 @@ static int rel_seen_type(const char *stored, int issue_is_item)
     return pb_more_rel_index(stored); /* duplicate, relates_to: symmetric */
 }
 
+/* A relation row as seen from the issue; 1 (skip) for rows that are not a known relation. */
+static int rel_fill(pb_rows *r, void *rec, void *ctx)
+{
+    pb_more_rel *v = rec;
+    (void)ctx;
+    const char *kind = pb_rows_text(r, 0);
+    if (strncmp(kind, "relation_", 9) != 0) return 1;
+    int t = rel_seen_type(kind + 9, (int)pb_rows_int(r, 1));
+    if (t < 0) return 1;
+    v->type = t;
+    copy_col(r, 2, v->issue_id, sizeof v->issue_id);
+    copy_col(r, 3, v->project_id, sizeof v->project_id);
+    return 0;
+}
+
 int pb_more_relation_list(pb_conn *c, const char *issue_id, pb_more_rel **out, size_t *n,
                           pb_error *err)
 {
@@ -390,41 +396,23 @@ int pb_more_relation_list(pb_conn *c, const char *issue_id, pb_more_rel **out, s
     *n = 0;
     int rc = pb_conn_query(c, sql, p, 2, &r, err);
     if (rc) return rc;
-    size_t cap = 0;
-    pb_more_rel *v = NULL;
-    int s;
-    while ((s = pb_rows_next(r)) > 0) {
-        const char *kind = pb_rows_text(r, 0);
-        if (strncmp(kind, "relation_", 9) != 0) continue;
-        int t = rel_seen_type(kind + 9, (int)pb_rows_int(r, 1));
-        if (t < 0) continue;
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            pb_more_rel *nv = realloc(v, ncap * sizeof *nv);
-            if (!nv) {
-                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-                break;
-            }
-            v = nv;
-            cap = ncap;
-        }
-        v[*n].type = t;
-        copy_col(r, 2, v[*n].issue_id, sizeof v[*n].issue_id);
-        copy_col(r, 3, v[*n].project_id, sizeof v[*n].project_id);
-        (*n)++;
-    }
-    if (!rc && s < 0) rc = pb_error_set(err, PB_ESTORE, "reading rows failed");
-    pb_rows_free(r);
-    if (rc) {
-        free(v);
-        *n = 0;
-        return rc;
-    }
+    void *v = NULL;
+    rc = read_rows(r, sizeof **out, 8, rel_fill, NULL, &v, n, err);
     *out = v;
-    return 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- memberships */
+
+static int member_fill(pb_rows *r, void *rec, void *ctx)
+{
+    pb_more_member *m = rec;
+    (void)ctx;
+    copy_col(r, 0, m->issue_id, sizeof m->issue_id);
+    copy_col(r, 1, m->ref_id, sizeof m->ref_id);
+    m->created_at = pb_rows_int(r, 2);
+    return 0;
+}
 
 static int read_members(pb_conn *c, const char *sql, const pb_val *p, int np, pb_more_member **out,
                         size_t *n, pb_error *err)
@@ -434,34 +422,10 @@ static int read_members(pb_conn *c, const char *sql, const pb_val *p, int np, pb
     *n = 0;
     int rc = pb_conn_query(c, sql, p, np, &r, err);
     if (rc) return rc;
-    size_t cap = 0;
-    pb_more_member *v = NULL;
-    int s;
-    while ((s = pb_rows_next(r)) > 0) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            pb_more_member *nv = realloc(v, ncap * sizeof *nv);
-            if (!nv) {
-                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-                break;
-            }
-            v = nv;
-            cap = ncap;
-        }
-        copy_col(r, 0, v[*n].issue_id, sizeof v[*n].issue_id);
-        copy_col(r, 1, v[*n].ref_id, sizeof v[*n].ref_id);
-        v[*n].created_at = pb_rows_int(r, 2);
-        (*n)++;
-    }
-    if (!rc && s < 0) rc = pb_error_set(err, PB_ESTORE, "reading rows failed");
-    pb_rows_free(r);
-    if (rc) {
-        free(v);
-        *n = 0;
-        return rc;
-    }
+    void *v = NULL;
+    rc = read_rows(r, sizeof **out, 16, member_fill, NULL, &v, n, err);
     *out = v;
-    return 0;
+    return rc;
 }
 
 int pb_more_member_refs(pb_conn *c, const char *kind, const char *issue_id, pb_more_member **out,
@@ -518,6 +482,13 @@ int pb_more_member_list(pb_conn *c, const char *kind, const char *ref_id, pb_mor
     return read_members(c, sql, p, 2, out, n, err);
 }
 
+static int id_fill(pb_rows *r, void *rec, void *ctx)
+{
+    (void)ctx;
+    copy_col(r, 0, rec, 40);
+    return 0;
+}
+
 int pb_more_member_issue_ids(pb_conn *c, const char *kind, const char *ref_id,
                              const char *project_id, int desc, int64_t offset, int64_t limit,
                              char (**ids)[40], size_t *n, int64_t *total, pb_error *err)
@@ -540,32 +511,10 @@ int pb_more_member_issue_ids(pb_conn *c, const char *kind, const char *ref_id,
     pb_rows *r = NULL;
     rc = pb_conn_query(c, sql, p, 5, &r, err);
     if (rc) return rc;
-    size_t cap = 0;
-    char(*v)[40] = NULL;
-    int s;
-    while ((s = pb_rows_next(r)) > 0) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            char(*nv)[40] = realloc(v, ncap * sizeof *nv);
-            if (!nv) {
-                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-                break;
-            }
-            v = nv;
-            cap = ncap;
-        }
-        copy_col(r, 0, v[*n], 40);
-        (*n)++;
-    }
-    if (!rc && s < 0) rc = pb_error_set(err, PB_ESTORE, "reading rows failed");
-    pb_rows_free(r);
-    if (rc) {
-        free(v);
-        *n = 0;
-        return rc;
-    }
+    void *v = NULL;
+    rc = read_rows(r, sizeof **ids, 16, id_fill, NULL, &v, n, err);
     *ids = v;
-    return 0;
+    return rc;
 }
 
 int pb_more_member_counts(pb_conn *c, const char *kind, const char *ref_id, int64_t counts[6],
@@ -664,6 +613,23 @@ static int whole_numbers(const char *q, int64_t *out, int max)
     return k;
 }
 
+static int hit_fill(pb_rows *r, void *rec, void *ctx)
+{
+    pb_more_hit *h = rec;
+    (void)ctx;
+    copy_col(r, 0, h->id, sizeof h->id);
+    h->name = strdup(pb_rows_text(r, 1));
+    h->sequence_id = pb_rows_int(r, 2);
+    copy_col(r, 3, h->identifier, sizeof h->identifier);
+    copy_col(r, 4, h->project_id, sizeof h->project_id);
+    return h->name ? 0 : PB_ENOMEM;
+}
+
+static void hits_drop(void *arr, size_t n)
+{
+    pb_more_hits_free(arr, n);
+}
+
 int pb_more_search(pb_conn *c, const char *slug, const char *user_id, const char *q,
                    const char *project_id, int64_t limit, pb_more_hit **out, size_t *n,
                    pb_error *err)
@@ -702,40 +668,8 @@ int pb_more_search(pb_conn *c, const char *slug, const char *user_id, const char
     int rc = pb_conn_query(c, sql, p, np, &r, err);
     free(pat);
     if (rc) return rc;
-    size_t cap = 0;
-    pb_more_hit *v = NULL;
-    int s;
-    while ((s = pb_rows_next(r)) > 0) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            pb_more_hit *nv = realloc(v, ncap * sizeof *nv);
-            if (!nv) {
-                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-                break;
-            }
-            v = nv;
-            cap = ncap;
-        }
-        pb_more_hit *h = &v[*n];
-        memset(h, 0, sizeof *h);
-        copy_col(r, 0, h->id, sizeof h->id);
-        h->name = strdup(pb_rows_text(r, 1));
-        h->sequence_id = pb_rows_int(r, 2);
-        copy_col(r, 3, h->identifier, sizeof h->identifier);
-        copy_col(r, 4, h->project_id, sizeof h->project_id);
-        (*n)++;
-        if (!h->name) {
-            rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-            break;
-        }
-    }
-    if (!rc && s < 0) rc = pb_error_set(err, PB_ESTORE, "reading rows failed");
-    pb_rows_free(r);
-    if (rc) {
-        pb_more_hits_free(v, *n);
-        *n = 0;
-        return rc;
-    }
+    void *v = NULL;
+    rc = read_rows(r, sizeof **out, 16, hit_fill, hits_drop, &v, n, err);
     *out = v;
-    return 0;
+    return rc;
 }

@@ -23,6 +23,22 @@ static int query_done(int rc, pb_error *err)
     return 0;
 }
 
+/* Runs a query that yields at most one row and reads it through fill (0, or PB_ENOMEM when a
+ * copy failed); PB_ENOTFOUND (notfound) when there is no row. */
+static int query_one(pb_conn *c, const char *sql, const pb_val *v, int nv, int (*fill)(pb_rows *, void *),
+                     void *out, const char *notfound, pb_error *err)
+{
+    pb_rows *r = NULL;
+    int rc = pb_conn_query(c, sql, v, nv, &r, err);
+    if (rc) return rc;
+    int s = pb_rows_next(r);
+    if (s == 1) rc = fill(r, out) ? pb_error_set(err, PB_ENOMEM, "out of memory") : 0;
+    else if (s == 0) rc = pb_error_set(err, PB_ENOTFOUND, "%s", notfound);
+    else rc = pb_error_set(err, PB_ESTORE, "row iteration failed");
+    pb_rows_free(r);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- lists */
 void pb_ps_rawlist_clear(pb_ps_rawlist *l)
 {
@@ -131,23 +147,17 @@ static void project_from_row(pb_rows *r, pb_ps_project *out)
     out->raw = strdup(pb_rows_text(r, 11));
 }
 
+static int project_fill(pb_rows *r, void *rec)
+{
+    pb_ps_project *p = rec;
+    project_from_row(r, p);
+    return (!p->name || !p->raw) ? PB_ENOMEM : 0;
+}
+
 static int project_one(pb_conn *c, const char *sql, const pb_val *v, int nv, pb_ps_project *out,
                        pb_error *err)
 {
-    pb_rows *r = NULL;
-    int rc = pb_conn_query(c, sql, v, nv, &r, err);
-    if (rc) return rc;
-    int s = pb_rows_next(r);
-    if (s == 1) {
-        project_from_row(r, out);
-        rc = (!out->name || !out->raw) ? pb_error_set(err, PB_ENOMEM, "out of memory") : 0;
-    } else if (s == 0) {
-        rc = pb_error_set(err, PB_ENOTFOUND, "project not found");
-    } else {
-        rc = pb_error_set(err, PB_ESTORE, "row iteration failed");
-    }
-    pb_rows_free(r);
-    return rc;
+    return query_one(c, sql, v, nv, project_fill, out, "project not found", err);
 }
 
 int pb_ps_project_get(pb_conn *c, const char *slug, const char *id, pb_ps_project *out, pb_error *err)
@@ -414,22 +424,16 @@ static void item_from_row(pb_rows *r, pb_ps_item *o)
     o->is_active = (int)pb_rows_int(r, 23);
 }
 
+static int item_fill(pb_rows *r, void *rec)
+{
+    pb_ps_item *o = rec;
+    item_from_row(r, o);
+    return o->raw ? 0 : PB_ENOMEM;
+}
+
 static int item_one(pb_conn *c, const char *sql, const pb_val *v, int nv, pb_ps_item *out, pb_error *err)
 {
-    pb_rows *r = NULL;
-    int rc = pb_conn_query(c, sql, v, nv, &r, err);
-    if (rc) return rc;
-    int s = pb_rows_next(r);
-    if (s == 1) {
-        item_from_row(r, out);
-        rc = out->raw ? 0 : pb_error_set(err, PB_ENOMEM, "out of memory");
-    } else if (s == 0) {
-        rc = pb_error_set(err, PB_ENOTFOUND, "not found");
-    } else {
-        rc = pb_error_set(err, PB_ESTORE, "row iteration failed");
-    }
-    pb_rows_free(r);
-    return rc;
+    return query_one(c, sql, v, nv, item_fill, out, "not found", err);
 }
 
 int pb_ps_item_get(pb_conn *c, const char *type, const char *project_id, const char *id, pb_ps_item *out,
@@ -516,25 +520,30 @@ int pb_ps_item_find_external(pb_conn *c, const char *type, const char *project_i
                    v, 5, out_id, err);
 }
 
+/* A page of (plane_id, raw) rows of work_plane.items matching `where` (its parameters are the
+ * first nwhere of v; LIMIT and OFFSET the next two), oldest first or newest first, with the
+ * total of matching rows when total is non-NULL. */
+static int item_page(pb_conn *c, const char *where, const pb_val *v, int nwhere, int desc, int64_t *total,
+                     pb_ps_rawlist *out, pb_error *err)
+{
+    char sql[1024];
+    if (total) {
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM work_plane.items WHERE %s", where);
+        int rc = pb_conn_query_int(c, sql, v, nwhere, total, err);
+        if (rc) return rc;
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT plane_id, raw FROM work_plane.items WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d", where, desc ? "created_at DESC, plane_id DESC" : "created_at, plane_id", nwhere + 1, nwhere + 2);
+    return fill_rawlist(c, sql, v, nwhere + 2, out, err);
+}
+
 int pb_ps_item_list(pb_conn *c, const char *type, const char *project_id, int desc, int64_t limit, int64_t offset,
                     int64_t *total, pb_ps_rawlist *out, pb_error *err)
 {
     if (limit < 0) limit = INT64_MAX; /* PostgreSQL refuses LIMIT -1 */
     pb_val v[] = {PB_TEXT(type), PB_TEXT(project_id), PB_INT(limit), PB_INT(offset)};
-    int rc = 0;
-    if (total) {
-        rc = pb_conn_query_int(c,
-                               "SELECT COUNT(*) FROM work_plane.items WHERE project_id = $2 AND item_type = $1 AND "
-                               "deleted_at IS NULL",
-                               v, 2, total, err);
-        if (rc) return rc;
-    }
-    return fill_rawlist(c,
-                        desc ? "SELECT plane_id, raw FROM work_plane.items WHERE project_id = $2 AND item_type = $1 "
-                               "AND deleted_at IS NULL ORDER BY created_at DESC, plane_id DESC LIMIT $3 OFFSET $4"
-                             : "SELECT plane_id, raw FROM work_plane.items WHERE project_id = $2 AND item_type = $1 "
-                               "AND deleted_at IS NULL ORDER BY created_at, plane_id LIMIT $3 OFFSET $4",
-                        v, 4, out, err);
+    return item_page(c, "project_id = $2 AND item_type = $1 AND deleted_at IS NULL", v, 2, desc, total, out,
+                     err);
 }
 
 int pb_ps_item_list_parent(pb_conn *c, const char *type, const char *parent_id, int desc, int64_t limit,
@@ -542,20 +551,8 @@ int pb_ps_item_list_parent(pb_conn *c, const char *type, const char *parent_id, 
 {
     if (limit < 0) limit = INT64_MAX;
     pb_val v[] = {PB_TEXT(type), PB_TEXT(parent_id), PB_INT(limit), PB_INT(offset)};
-    int rc = 0;
-    if (total) {
-        rc = pb_conn_query_int(c,
-                               "SELECT COUNT(*) FROM work_plane.items WHERE parent_id = $2 AND item_type = $1 AND "
-                               "deleted_at IS NULL",
-                               v, 2, total, err);
-        if (rc) return rc;
-    }
-    return fill_rawlist(c,
-                        desc ? "SELECT plane_id, raw FROM work_plane.items WHERE parent_id = $2 AND item_type = $1 "
-                               "AND deleted_at IS NULL ORDER BY created_at DESC, plane_id DESC LIMIT $3 OFFSET $4"
-                             : "SELECT plane_id, raw FROM work_plane.items WHERE parent_id = $2 AND item_type = $1 "
-                               "AND deleted_at IS NULL ORDER BY created_at, plane_id LIMIT $3 OFFSET $4",
-                        v, 4, out, err);
+    return item_page(c, "parent_id = $2 AND item_type = $1 AND deleted_at IS NULL", v, 2, desc, total, out,
+                     err);
 }
 
 /* ---------------------------------------------------------------- states */
@@ -809,25 +806,23 @@ int pb_ps_member_get(pb_conn *c, const char *project_id, const char *user_id, pb
                     v, 2, out, err);
 }
 
+static int user_fill(pb_rows *r, void *rec)
+{
+    pb_ps_user *u = rec;
+    memset(u, 0, sizeof *u);
+    pb_strlcpy(u->id, pb_rows_text(r, 0), sizeof u->id);
+    pb_strlcpy(u->email, pb_rows_text(r, 1), sizeof u->email);
+    pb_strlcpy(u->first_name, pb_rows_text(r, 2), sizeof u->first_name);
+    pb_strlcpy(u->last_name, pb_rows_text(r, 3), sizeof u->last_name);
+    pb_strlcpy(u->display_name, pb_rows_text(r, 4), sizeof u->display_name);
+    return 0;
+}
+
 int pb_ps_user_get(pb_conn *c, const char *id, pb_ps_user *out, pb_error *err)
 {
     pb_val v[] = {PB_TEXT(id)};
-    pb_rows *r = NULL;
-    int rc = pb_conn_query(c, "SELECT id, email, first_name, last_name, display_name FROM ops.users WHERE id = $1", v, 1,
-                           &r, err);
-    if (rc) return rc;
-    int s = pb_rows_next(r);
-    if (s == 1) {
-        memset(out, 0, sizeof *out);
-        pb_strlcpy(out->id, pb_rows_text(r, 0), sizeof out->id);
-        pb_strlcpy(out->email, pb_rows_text(r, 1), sizeof out->email);
-        pb_strlcpy(out->first_name, pb_rows_text(r, 2), sizeof out->first_name);
-        pb_strlcpy(out->last_name, pb_rows_text(r, 3), sizeof out->last_name);
-        pb_strlcpy(out->display_name, pb_rows_text(r, 4), sizeof out->display_name);
-    }
-    pb_rows_free(r);
-    if (s == 0) return pb_error_set(err, PB_ENOTFOUND, "user not found");
-    return query_done(s, err);
+    return query_one(c, "SELECT id, email, first_name, last_name, display_name FROM ops.users WHERE id = $1", v,
+                     1, user_fill, out, "user not found", err);
 }
 
 int pb_ps_ws_role(pb_conn *c, const char *slug, const char *user_id, int *role, pb_error *err)
@@ -956,19 +951,8 @@ int pb_ps_activity_list(pb_conn *c, const char *issue_id, int desc, int64_t limi
                         pb_ps_rawlist *out, pb_error *err)
 {
     pb_val v[] = {PB_TEXT(issue_id), PB_INT(limit), PB_INT(offset)};
-    if (total) {
-        int rc = pb_conn_query_int(c,
-                                   "SELECT COUNT(*) FROM work_plane.items WHERE parent_id = $1 AND item_type = "
-                                   "'activity' AND deleted_at IS NULL AND (name IS NULL OR name <> 'comment')",
-                                   v, 1, total, err);
-        if (rc) return rc;
-    }
-    return fill_rawlist(c,
-                        desc ? "SELECT plane_id, raw FROM work_plane.items WHERE parent_id = $1 AND item_type = "
-                               "'activity' AND deleted_at IS NULL AND (name IS NULL OR name <> 'comment') "
-                               "ORDER BY created_at DESC, plane_id DESC LIMIT $2 OFFSET $3"
-                             : "SELECT plane_id, raw FROM work_plane.items WHERE parent_id = $1 AND item_type = "
-                               "'activity' AND deleted_at IS NULL AND (name IS NULL OR name <> 'comment') "
-                               "ORDER BY created_at, plane_id LIMIT $2 OFFSET $3",
-                        v, 3, out, err);
+    return item_page(c,
+                     "parent_id = $1 AND item_type = 'activity' AND deleted_at IS NULL AND (name IS NULL OR "
+                     "name <> 'comment')",
+                     v, 1, desc, total, out, err);
 }
