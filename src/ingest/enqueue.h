@@ -18,6 +18,13 @@
  * SQLite checkpoints: with bg_checkpoint the committer's connection never checkpoints inside
  * its commits (wal_autocheckpoint=0); a checkpointer thread runs PASSIVE checkpoints every
  * 100 ms after new commits, so the WAL is copied back without stalling a batch's answers.
+ * Under sustained writes a passive checkpoint never completes (writers keep appending while it
+ * copies), so SQLite never restarts the WAL and it grows without bound; once the WAL holds
+ * 65536 frames (256 MB) the checkpointer runs a last PASSIVE pass while holding this process's
+ * writers off (writelock.h), which completes it and lets the next write restart the WAL.
+ *
+ * Batches go in as one multi-row INSERT of up to 64 rows (PostgreSQL: without BEGIN/COMMIT
+ * when the batch fits, a single statement being atomic).
  *
  * Thread-safe. pb_enqueuer_stop() commits what is pending, then stops the threads; later
  * submits fail with PB_EBUSY. */

@@ -49,6 +49,7 @@ int pb_ingest_new(pb_db *db, const pb_ingest_options *opt, pb_secret_lookup_fn s
                               .on_commit = on_commit,
                               .on_commit_ctx = ing};
     rc = pb_enqueuer_new(db, &eo, &ing->enq, err);
+    ing->opt.worker.bg_checkpoint = ing->opt.bg_checkpoint;
     if (!rc && ing->opt.run_worker) rc = pb_worker_new(db, &ing->opt.worker, &ing->worker, err);
     if (rc) {
         pb_ingest_free(ing);

@@ -34,20 +34,32 @@ int pb_hook_slug_ok(const char *slug)
     return n > 0;
 }
 
+/* Index of the quote that closes the string whose first content byte is at i (len when it
+ * is unterminated). Strings are most of a webhook body (description_html): memchr jumps to
+ * the next quote instead of stepping byte by byte; a quote preceded by an odd run of
+ * backslashes is escaped. Same result as skipping "\\x" pairs from i. */
+static size_t string_end(const char *b, size_t i, size_t len)
+{
+    size_t from = i;
+    while (i < len) {
+        const char *q = memchr(b + i, '"', len - i);
+        if (!q) return len;
+        size_t k = (size_t)(q - b), bs = 0;
+        while (k - bs > from && b[k - bs - 1] == '\\')
+            bs++;
+        if (!(bs & 1)) return k;
+        i = k + 1;
+    }
+    return len;
+}
+
 int pb_hook_depth_ok(const char *body, size_t len, int max_depth)
 {
-    int depth = 0, in_str = 0;
+    int depth = 0;
     for (size_t i = 0; i < len; i++) {
         char c = body[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = 0;
-            continue;
-        }
         if (c == '"')
-            in_str = 1;
+            i = string_end(body, i + 1, len); /* at the closing quote */
         else if (c == '{' || c == '[') {
             if (++depth > max_depth) return 0;
         } else if (c == '}' || c == ']')
@@ -127,9 +139,8 @@ static size_t volatile_spans(const char *b, size_t len, span *out, size_t max)
     while (i < len) {
         char ch = b[i];
         if (ch == '"') {
-            size_t start = i++;
-            while (i < len && b[i] != '"')
-                i += b[i] == '\\' ? 2 : 1;
+            size_t start = i;
+            i = string_end(b, i + 1, len);
             size_t kend = i++; /* closing quote */
             if (depth == 1 && expect_key) {
                 expect_key = 0;
@@ -221,6 +232,12 @@ static int compute_key(const char *ws, pb_hook *h, const char *event_id, const c
 
 int pb_hook_parse(const char *workspace, const char *body, size_t len, pb_hook *h, pb_error *err)
 {
+    return pb_hook_parse_opts(workspace, body, len, 1, h, err);
+}
+
+int pb_hook_parse_opts(const char *workspace, const char *body, size_t len, int want_key, pb_hook *h,
+                       pb_error *err)
+{
     int rc = 0;
     memset(h, 0, sizeof *h);
     if (!pb_hook_depth_ok(body, len, PB_HOOK_MAX_DEPTH))
@@ -289,7 +306,7 @@ int pb_hook_parse(const char *workspace, const char *body, size_t len, pb_hook *
         rc = pb_error_field(err, PB_EINVAL, "event_id", "invalid \"event_id\"");
         goto out;
     }
-    rc = compute_key(workspace ? workspace : "", h, event_id, body, len, err);
+    if (want_key) rc = compute_key(workspace ? workspace : "", h, event_id, body, len, err);
 out:
     if (rc) pb_hook_free(h);
     return rc;

@@ -56,6 +56,10 @@ int pb_hook_depth_ok(const char *body, size_t len, int max_depth);
  * Errors: PB_EDEPTH (too deep), PB_EPARSE (not JSON), PB_EINVAL (missing/ill-typed field;
  * err->field names it). */
 int pb_hook_parse(const char *workspace, const char *body, size_t len, pb_hook *h, pb_error *err);
+/* The same; with want_key = 0 h->key is left empty (the worker re-parses stored jobs, whose
+ * key is already in the queue row, and skips hashing the body). */
+int pb_hook_parse_opts(const char *workspace, const char *body, size_t len, int want_key, pb_hook *h,
+                       pb_error *err);
 void pb_hook_free(pb_hook *h); /* NULL-safe, idempotent */
 
 /* 1 for event names the mirror applies (project, issue, cycle, module, issue_comment). */

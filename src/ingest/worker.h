@@ -1,10 +1,25 @@
 /* worker: applies queued webhook jobs to the mirror.
  *
- * Each worker thread loops: claim a batch of ready jobs under a lease (queue_store.h:
- * SKIP LOCKED on PostgreSQL, so threads and processes sharing one database never process a
- * job twice at once), group the batch by object, apply each group in one write transaction
- * together with the acks (SAVEPOINT per group, one commit per batch), then sleep until woken
- * or the poll interval passes.
+ * Each worker thread loops over batches of ready jobs, then sleeps until woken or the poll
+ * interval passes:
+ *   - PostgreSQL: claim the batch under a lease (queue_store.h: SKIP LOCKED, so threads and
+ *     processes sharing one database never process a job twice at once), group it by object,
+ *     apply each group in one write transaction together with the acks (SAVEPOINT per group,
+ *     one commit per batch).
+ *   - SQLite: no lease. Read and parse the ready jobs outside any write transaction, then in
+ *     ONE write transaction per batch take each job (re-checked to be still pending: the write
+ *     transaction excludes every other writer, also in other processes), apply it and mark it
+ *     done, committed with synchronous=NORMAL (safety argued in worker.c). When the group
+ *     committer waits for SQLite's write lock, the transaction commits after the current
+ *     group (at least YIELD_MIN_JOBS jobs in) and the batch continues in a new one after the
+ *     committer's turn: webhook answers wait for at most one group of applies. One thread on
+ *     SQLite (more would only re-read the same jobs). Crash accounting without a lease: the
+ *     batch's jobs are marked in ops.event_inflight (a small NORMAL transaction) before the
+ *     apply, each mark is cleared with its job; a mark whose process died (pid gone, or an
+ *     earlier process with our pid) is charged one attempt by the next worker, so a job that
+ *     crashes the process ends in the dead letters after max_attempts crashes, as on the
+ *     lease path (every job of the crashed transaction is charged, as a lease charges its
+ *     whole claim).
  *
  * Coalescing: jobs are only claimed once they are coalesce_ms old, so the N per-field
  * deliveries of one PATCH usually land in one batch; a group applies only its newest hint
@@ -33,8 +48,8 @@ typedef void (*pb_ingest_refetch_fn)(void *ctx, const char *workspace, const cha
                                      const char *object_id, const char *reason);
 
 typedef struct pb_worker_options {
-    int threads;             /* default 2 */
-    int batch;               /* jobs per claim; default 16 on SQLite (short write locks), 64 on PostgreSQL */
+    int threads;             /* default 2; always 1 on SQLite */
+    int batch;               /* jobs per claim; default 64 */
     int64_t lease_ms;        /* default 30000 */
     int64_t coalesce_ms;     /* minimum job age before a claim; default 100 */
     int max_attempts;        /* default 8 */
@@ -43,6 +58,8 @@ typedef struct pb_worker_options {
     int64_t poll_ms;         /* idle sleep when woken by nobody; default 250 */
     pb_ingest_refetch_fn refetch;
     void *refetch_ctx;
+    int bg_checkpoint; /* SQLite: another thread checkpoints the WAL (enqueue.h), so the worker's
+                          commits never run one inline (wal_autocheckpoint=0 while it writes) */
 } pb_worker_options;
 
 typedef struct pb_worker pb_worker;

@@ -28,3 +28,11 @@ void pb_ingest_write_unlock(int taken)
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
 }
+
+int pb_ingest_write_contended(void)
+{
+    pthread_mutex_lock(&mu);
+    int w = high_waiting > 0;
+    pthread_mutex_unlock(&mu);
+    return w;
+}

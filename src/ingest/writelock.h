@@ -15,5 +15,8 @@
 /* Returns 1 when the lock was taken (call pb_ingest_write_unlock), 0 on PostgreSQL. */
 int pb_ingest_write_lock(pb_db *db, int high_priority);
 void pb_ingest_write_unlock(int taken);
+/* 1 while a high-priority writer (the group committer) waits for the lock: a low-priority
+ * holder in the middle of a long transaction should commit and let it go first. */
+int pb_ingest_write_contended(void);
 
 #endif

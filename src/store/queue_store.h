@@ -75,6 +75,66 @@ typedef struct pb_queue_stats {
 } pb_queue_stats;
 int pb_queue_get_stats(pb_conn *c, pb_queue_stats *st, pb_error *err);
 
+/* Gauge counts: pending, leased and dead jobs and the age of the oldest unfinished one,
+ * without counting done jobs (st->done = -1): reads only index entries of unfinished jobs, so
+ * its cost does not grow with the finished jobs kept for deduplication. */
+int pb_queue_get_backlog(pb_conn *c, pb_queue_stats *st, pb_error *err);
+
+/* --- single-transaction processing (the SQLite worker path, ingest/worker.c) ---------------
+ * On SQLite one write transaction excludes every other writer (threads and processes), so a
+ * worker can process a job without a lease: read the ready jobs first, outside any write
+ * transaction (pb_queue_peek_ready), then inside ONE write transaction take each one
+ * (pb_queue_take re-checks it is still pending and marks it done), apply it, and commit both
+ * together. A job someone else processed between the read and the take is skipped. */
+
+/* Ready jobs (pending, next_attempt_at <= now, received_at <= max_received_at), oldest first
+ * (by id), at most max, WITHOUT claiming them. *out malloc'd (pb_queue_jobs_free); attempts
+ * is the stored count (not incremented). */
+int pb_queue_peek_ready(pb_conn *c, int64_t now, int64_t max_received_at, int max, pb_queue_job **out,
+                        size_t *n, pb_error *err);
+/* Inside the caller's write transaction: marks job id done (done_at = now, leased_by =
+ * worker_id, attempts + 1) if it is still pending and due. *taken = 1 when it was, 0 when it
+ * is not pending any more (nothing changed); *attempts (optional) = the new count. */
+int pb_queue_take(pb_conn *c, int64_t id, const char *worker_id, int64_t now, int *taken, int *attempts,
+                  pb_error *err);
+/* Inside the caller's write transaction, for a pending job whose apply failed (the take was
+ * rolled back to a savepoint): counts the attempt and records error, then either schedules a
+ * retry at next_attempt_at or (dead = 1) moves it to the dead-letter state (done_at = now).
+ * *changed (optional) = rows changed (0 when the job was not pending). */
+int pb_queue_fail_pending(pb_conn *c, int64_t id, const char *worker_id, int64_t now, int64_t next_attempt_at,
+                          int dead, const char *error, int64_t *changed, pb_error *err);
+/* Makes jobs whose lease ran out (leased by a process that died) pending again; runs inside
+ * the caller's transaction if there is one. pb_queue_claim does this itself.
+ * pb_queue_lease_expired: *any = 1 when at least one such job exists (a read: lets a caller
+ * skip the write transaction when there is nothing to reclaim). */
+int pb_queue_reclaim_expired(pb_conn *c, int64_t now, pb_error *err);
+int pb_queue_lease_expired(pb_conn *c, int64_t now, int *any, pb_error *err);
+/* SQLite: this connection's PRAGMA synchronous (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA). Stores the
+ * current level in *previous (optional), then sets level unless level < 0. A connection must
+ * go back to the pool with the level it came with. No-op on PostgreSQL (*previous untouched). */
+int pb_queue_sync_level(pb_conn *c, int level, int *previous, pb_error *err);
+
+/* Crash accounting without a lease (SQLite worker; table ops.event_inflight). The worker
+ * marks the jobs it is about to apply in a transaction of its own (pb_queue_inflight_mark:
+ * owner = its process identity, pid), and clears each mark in the transaction that applies
+ * the job (pb_queue_inflight_clear). Marks still there when another worker looks
+ * (pb_queue_inflight_list, at most max rows, oldest first) belong to a process that died while
+ * applying, or are being applied right now: the caller tells which (its own owner, pid
+ * liveness) and charges the dead ones with pb_queue_inflight_charge, inside its write
+ * transaction: attempts + 1 and error recorded, dead letter at max_attempts (*dead = 1), mark
+ * deleted. pb_queue_inflight_clear deletes a mark without charging (also the caller's own stale
+ * mark, left by a transaction of its own that rolled back). */
+typedef struct pb_queue_inflight {
+    int64_t job_id, pid, started_at;
+    char owner[96];
+} pb_queue_inflight;
+int pb_queue_inflight_mark(pb_conn *c, const int64_t *ids, size_t n, const char *owner, int64_t pid, int64_t now,
+                           pb_error *err);
+int pb_queue_inflight_clear(pb_conn *c, int64_t id, pb_error *err);
+int pb_queue_inflight_list(pb_conn *c, int max, pb_queue_inflight **out, size_t *n, pb_error *err);
+int pb_queue_inflight_charge(pb_conn *c, int64_t id, int max_attempts, int64_t now, const char *error, int *dead,
+                             pb_error *err);
+
 /* One job by id (any state), for replay tooling and tests. PB_ENOTFOUND when absent.
  * status is copied into status (16 bytes). */
 int pb_queue_get(pb_conn *c, int64_t id, pb_queue_job *out, char status[16], pb_error *err);

@@ -427,3 +427,69 @@ PB_TEST(ingest_key_cuts_only_top_level_volatile_members)
     PB_CHECK(strcmp(ha.key, hc.key) != 0); /* data.webhook_id differs: real content */
     pb_hook_free(&ha), pb_hook_free(&hb), pb_hook_free(&hc), pb_hook_free(&hd);
 }
+
+/* The byte-at-a-time scan pb_hook_depth_ok used before its strings were skipped with memchr:
+ * both must agree on every input, escapes and unterminated strings included. */
+static int depth_ok_reference(const char *body, size_t len, int max_depth)
+{
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"')
+            in_str = 1;
+        else if (c == '{' || c == '[') {
+            if (++depth > max_depth) return 0;
+        } else if (c == '}' || c == ']')
+            depth--;
+    }
+    return 1;
+}
+
+PB_TEST(ingest_depth_scan_matches_reference)
+{
+    static const char alphabet[] = "\"\\{}[]a:,\"\\\\\"";
+    char buf[64];
+    unsigned differ = 0;
+    uint64_t x = pb_random_u64() | 1; /* xorshift64: cheap enough for 200k inputs */
+#define NEXT() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+    for (int round = 0; round < 200000; round++) {
+        size_t len = (size_t)(NEXT() % sizeof buf);
+        for (size_t i = 0; i < len; i++)
+            buf[i] = alphabet[NEXT() % (sizeof alphabet - 1)];
+        int depth = (int)(NEXT() % 4);
+        if (pb_hook_depth_ok(buf, len, depth) != depth_ok_reference(buf, len, depth)) differ++;
+    }
+#undef NEXT
+    PB_CHECK_EQ_INT(differ, 0);
+}
+
+PB_TEST(ingest_key_skips_escaped_quotes_before_webhook_id)
+{
+    /* Escaped quotes and backslash runs in strings before and inside the volatile members:
+     * the key still ignores webhook_id / delivery_id and nothing else. */
+    const char *a = "{\"event\": \"issue\", \"action\": \"updated\", \"note\": \"a \\\"webhook_id\\\": \\\\\", "
+                    "\"webhook_id\": \"w-\\\"1\\\\\", \"data\": {\"id\": \"" ISSUE_ID "\", \"webhook_id\": \"k\"}}";
+    const char *b = "{\"event\": \"issue\", \"action\": \"updated\", \"note\": \"a \\\"webhook_id\\\": \\\\\", "
+                    "\"webhook_id\": \"other\", \"data\": {\"id\": \"" ISSUE_ID "\", \"webhook_id\": \"k\"}}";
+    const char *c = "{\"event\": \"issue\", \"action\": \"updated\", \"note\": \"a \\\"webhook_id\\\": \\\\\", "
+                    "\"webhook_id\": \"other\", \"data\": {\"id\": \"" ISSUE_ID "\", \"webhook_id\": \"K\"}}";
+    pb_hook ha, hb, hc, hn;
+    PB_REQUIRE(pb_hook_parse("acme", a, strlen(a), &ha, NULL) == 0);
+    PB_REQUIRE(pb_hook_parse("acme", b, strlen(b), &hb, NULL) == 0);
+    PB_REQUIRE(pb_hook_parse("acme", c, strlen(c), &hc, NULL) == 0);
+    PB_CHECK_STR(ha.key, hb.key);
+    PB_CHECK(strcmp(hb.key, hc.key) != 0); /* a nested webhook_id is data, not volatile */
+    /* the worker's parse skips the key, and parses the same otherwise */
+    PB_REQUIRE(pb_hook_parse_opts("acme", a, strlen(a), 0, &hn, NULL) == 0);
+    PB_CHECK_STR(hn.key, "");
+    PB_CHECK_STR(hn.object_id, ha.object_id);
+    PB_CHECK_STR(hn.action, ha.action);
+    pb_hook_free(&ha), pb_hook_free(&hb), pb_hook_free(&hc), pb_hook_free(&hn);
+}

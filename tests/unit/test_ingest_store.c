@@ -747,3 +747,256 @@ PB_STORE_TEST(ingest_store_timezone_rendering_is_not_a_change)
     free(payload);
     pb_db_free(db);
 }
+
+/* Enqueue batches of every shape the committer produces: one statement up to 64 rows
+ * (PostgreSQL: without BEGIN/COMMIT), several above; duplicates inside a batch and keys
+ * already stored are reported as duplicates and stored once. */
+PB_STORE_TEST(ingest_store_enqueue_batch_sizes)
+{
+    pb_db *db = open_store();
+    PB_REQUIRE(db);
+    pb_conn *c = NULL;
+    PB_REQUIRE(pb_db_acquire(db, &c, NULL) == 0);
+    static const size_t sizes[] = {1, 2, 3, 63, 64, 65, 130};
+    enum { MAXN = 130 };
+    static char keys[MAXN][32];
+    pb_queue_in in[MAXN];
+    unsigned char ins[MAXN];
+    int serial = 0;
+    int64_t expect_rows = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        size_t n = sizes[s];
+        for (size_t i = 0; i < n; i++) {
+            snprintf(keys[i], sizeof keys[i], "bs-%d", serial++);
+            in[i] = (pb_queue_in){.key = keys[i], .source = "plane", .workspace = "acme", .received_at = 1,
+                                  .body = "{}", .body_len = 2};
+        }
+        if (n >= 3) {
+            in[n - 1].key = keys[0];        /* repeated inside the batch */
+            in[n - 2].key = "bs-0";         /* stored by the first batch */
+        }
+        PB_REQUIRE(pb_queue_enqueue_batch(c, in, n, ins, NULL) == 0);
+        size_t fresh = 0;
+        for (size_t i = 0; i < n; i++)
+            fresh += ins[i];
+        size_t want = n >= 3 ? n - 2 : n;
+        if (s == 0) want = 1;
+        PB_CHECK_EQ_INT(fresh, want);
+        PB_CHECK(ins[0]);
+        if (n >= 3) PB_CHECK(!ins[n - 1] && !ins[n - 2]);
+        expect_rows += (int64_t)want;
+    }
+    pb_db_release(db, c);
+    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM ops.event_queue", NULL), expect_rows);
+    pb_db_free(db);
+}
+
+/* The lease-free path: peek does not claim; take re-checks inside the write transaction, so
+ * a job taken once is not taken again; fail_pending counts attempts, schedules retries and
+ * dead letters; the backlog gauge query never counts done jobs. */
+PB_STORE_TEST(ingest_store_peek_take_fail_pending)
+{
+    pb_db *db = open_store();
+    PB_REQUIRE(db);
+    pb_conn *c = NULL;
+    PB_REQUIRE(pb_db_acquire(db, &c, NULL) == 0);
+    pb_queue_in in[3];
+    const char *k[3] = {"pt-1", "pt-2", "pt-3"};
+    for (int i = 0; i < 3; i++)
+        in[i] = (pb_queue_in){.key = k[i], .source = "plane", .workspace = "acme", .received_at = 10 + i,
+                              .body = "{}", .body_len = 2};
+    unsigned char ins[3];
+    PB_REQUIRE(pb_queue_enqueue_batch(c, in, 3, ins, NULL) == 0);
+    int64_t now = 1000000;
+    pb_queue_job *jobs = NULL;
+    size_t n = 0;
+    PB_REQUIRE(pb_queue_peek_ready(c, now, 11, 10, &jobs, &n, NULL) == 0);
+    PB_CHECK_EQ_INT(n, 2); /* received_at <= 11 */
+    pb_queue_jobs_free(jobs, n);
+    PB_REQUIRE(pb_queue_peek_ready(c, now, now, 10, &jobs, &n, NULL) == 0);
+    PB_REQUIRE(n == 3);
+    PB_CHECK(jobs[0].id < jobs[1].id && jobs[1].id < jobs[2].id);
+    PB_CHECK_EQ_INT(jobs[0].attempts, 0);
+    PB_CHECK_STR(jobs[0].key, "pt-1");
+
+    PB_REQUIRE(pb_conn_begin_write(c, NULL) == 0);
+    int taken = -1, attempts = -1;
+    PB_CHECK(pb_queue_take(c, jobs[0].id, "w1", now, &taken, &attempts, NULL) == 0);
+    PB_CHECK_EQ_INT(taken, 1);
+    PB_CHECK_EQ_INT(attempts, 1);
+    PB_CHECK(pb_queue_take(c, jobs[0].id, "w2", now, &taken, &attempts, NULL) == 0);
+    PB_CHECK_EQ_INT(taken, 0); /* done already: someone else's */
+    int64_t ch = -1;
+    PB_CHECK(pb_queue_fail_pending(c, jobs[1].id, "w1", now, now + 5000000, 0, "boom", &ch, NULL) == 0);
+    PB_CHECK_EQ_INT(ch, 1);
+    PB_CHECK(pb_queue_fail_pending(c, jobs[2].id, "w1", now, 0, 1, "bad body", &ch, NULL) == 0);
+    PB_CHECK_EQ_INT(ch, 1);
+    PB_CHECK(pb_queue_fail_pending(c, jobs[0].id, "w1", now, 0, 1, "late", &ch, NULL) == 0);
+    PB_CHECK_EQ_INT(ch, 0); /* not pending: untouched */
+    PB_REQUIRE(pb_conn_commit(c, NULL) == 0);
+    pb_queue_jobs_free(jobs, n);
+
+    /* the retried job is not due yet, then it is, with its attempt counted */
+    PB_REQUIRE(pb_queue_peek_ready(c, now, now, 10, &jobs, &n, NULL) == 0);
+    PB_CHECK_EQ_INT(n, 0);
+    pb_queue_jobs_free(jobs, n);
+    PB_REQUIRE(pb_queue_peek_ready(c, now + 5000000, now, 10, &jobs, &n, NULL) == 0);
+    PB_REQUIRE(n == 1);
+    PB_CHECK_STR(jobs[0].key, "pt-2");
+    PB_CHECK_EQ_INT(jobs[0].attempts, 1);
+    pb_queue_jobs_free(jobs, n);
+
+    pb_queue_stats st;
+    PB_REQUIRE(pb_queue_get_backlog(c, &st, NULL) == 0);
+    PB_CHECK_EQ_INT(st.pending, 1);
+    PB_CHECK_EQ_INT(st.leased, 0);
+    PB_CHECK_EQ_INT(st.dead, 1);
+    PB_CHECK_EQ_INT(st.done, -1);
+    PB_CHECK_EQ_INT(st.oldest_ready_received_at, 11);
+    PB_REQUIRE(pb_queue_get_stats(c, &st, NULL) == 0);
+    PB_CHECK_EQ_INT(st.done, 1);
+    PB_CHECK_EQ_INT(st.oldest_ready_received_at, 11);
+    pb_db_release(db, c);
+    pb_db_free(db);
+}
+
+/* The SQLite worker commits with synchronous=NORMAL and without inline checkpoints; the
+ * connection goes back with what it came with. A job stuck under a dead process's lease (the
+ * lease path) is reclaimed and applied. */
+PB_STORE_TEST(ingest_store_worker_restores_connection_and_reclaims)
+{
+    pb_db *db = open_store();
+    PB_REQUIRE(db);
+    pb_conn *c = NULL;
+    PB_REQUIRE(pb_db_acquire(db, &c, NULL) == 0);
+    int sqlite = pb_db_backend(db) == PB_DB_SQLITE;
+    pb_buf b;
+    pb_buf_init(&b, 1 << 20);
+    fx_issue_body(&b, &(fx_issue){.id = ISSUE_A, .action = "created", .updated_at = 1763800000000000LL});
+    pb_queue_in in = {.key = "rc-1",
+                      .source = "plane",
+                      .workspace = "acme",
+                      .object_type = "issue",
+                      .object_id = ISSUE_A,
+                      .received_at = 1,
+                      .body = b.data,
+                      .body_len = b.len};
+    unsigned char ins;
+    PB_REQUIRE(pb_queue_enqueue_batch(c, &in, 1, &ins, NULL) == 0);
+    pb_queue_job *jobs = NULL;
+    size_t n = 0;
+    int64_t now = pb_now_us();
+    PB_REQUIRE(pb_queue_claim(c, "dead-process", now - 10000000, 1000, now, 10, &jobs, &n, NULL) == 0);
+    PB_CHECK_EQ_INT(n, 1); /* leased, and the lease ran out long ago */
+    pb_queue_jobs_free(jobs, n);
+
+    int64_t before = -1, after = -1, ckpt_before = -1, ckpt_after = -1;
+    if (sqlite) {
+        PB_REQUIRE(pb_conn_query_int(c, "PRAGMA synchronous", NULL, 0, &before, NULL) == 0);
+        PB_REQUIRE(pb_conn_query_int(c, "PRAGMA wal_autocheckpoint", NULL, 0, &ckpt_before, NULL) == 0);
+    }
+    pb_worker_options o = {.coalesce_ms = 0, .bg_checkpoint = 1};
+    pb_worker_tally t = {0};
+    PB_REQUIRE(pb_worker_run_once(c, &o, "w", &t, NULL) == 0); /* reclaims (SQLite: inside) */
+    if (t.claimed == 0) PB_REQUIRE(pb_worker_run_once(c, &o, "w", &t, NULL) == 0); /* PG: next claim */
+    PB_CHECK_EQ_INT(t.claimed, 1);
+    PB_CHECK_EQ_INT(t.applied, 1);
+    if (sqlite) {
+        PB_REQUIRE(pb_conn_query_int(c, "PRAGMA synchronous", NULL, 0, &after, NULL) == 0);
+        PB_REQUIRE(pb_conn_query_int(c, "PRAGMA wal_autocheckpoint", NULL, 0, &ckpt_after, NULL) == 0);
+        PB_CHECK_EQ_INT(after, before);
+        PB_CHECK_EQ_INT(ckpt_after, ckpt_before);
+    }
+    pb_db_release(db, c);
+    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM ops.event_queue WHERE status = 'done'", NULL), 1);
+    PB_CHECK_EQ_INT(q_int(db, "SELECT attempts FROM ops.event_queue", NULL), 2);
+    PB_CHECK_EQ_INT(outbox_count(db, "issue.created"), 1);
+    pb_buf_free(&b);
+    pb_db_free(db);
+}
+
+/* SQLite processes jobs without a lease; a job whose worker process died while applying it is
+ * still charged an attempt, through the in-flight marks (worker.c recover_inflight): at
+ * max_attempts it goes to the dead letters instead of crashing the next process too. A mark
+ * of a live process is left alone, and a normal apply leaves no mark behind. */
+PB_STORE_TEST(ingest_store_dead_worker_charges_inflight_jobs)
+{
+    pb_db *db = open_store();
+    PB_REQUIRE(db);
+    if (pb_db_backend(db) != PB_DB_SQLITE) { /* PostgreSQL: the lease path (claim counts) */
+        pb_db_free(db);
+        return;
+    }
+    pb_conn *c = NULL;
+    PB_REQUIRE(pb_db_acquire(db, &c, NULL) == 0);
+    pb_buf a, b;
+    pb_buf_init(&a, 1 << 20);
+    pb_buf_init(&b, 1 << 20);
+    fx_issue_body(&a, &(fx_issue){.id = ISSUE_A, .action = "created", .updated_at = 1763800000000000LL});
+    fx_issue_body(&b, &(fx_issue){.id = ISSUE_B, .action = "created", .updated_at = 1763800000000000LL});
+    pb_queue_in in[2] = {{.key = "if-a",
+                          .source = "plane",
+                          .workspace = "acme",
+                          .object_type = "issue",
+                          .object_id = ISSUE_A,
+                          .received_at = 1,
+                          .body = a.data,
+                          .body_len = a.len},
+                         {.key = "if-b",
+                          .source = "plane",
+                          .workspace = "acme",
+                          .object_type = "issue",
+                          .object_id = ISSUE_B,
+                          .received_at = 2,
+                          .body = b.data,
+                          .body_len = b.len}};
+    unsigned char ins[2];
+    PB_REQUIRE(pb_queue_enqueue_batch(c, in, 2, ins, NULL) == 0);
+    int64_t ida = -1, idb = -1;
+    PB_REQUIRE(pb_conn_query_int(c, "SELECT id FROM ops.event_queue WHERE idempotency_key = 'if-a'", NULL, 0, &ida,
+                                 NULL) == 0);
+    PB_REQUIRE(pb_conn_query_int(c, "SELECT id FROM ops.event_queue WHERE idempotency_key = 'if-b'", NULL, 0, &idb,
+                                 NULL) == 0);
+    /* job A: its worker (a process that has exited) died applying it, at its 3rd attempt */
+    pid_t child = fork();
+    PB_REQUIRE(child >= 0);
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    char host[64] = "host", owner[128];
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    snprintf(owner, sizeof owner, "%s:%d:deadbeef", host, (int)child);
+    int64_t now = pb_now_us();
+    PB_REQUIRE(pb_queue_inflight_mark(c, &ida, 1, owner, child, now, NULL) == 0);
+    PB_REQUIRE(pb_conn_exec(c, "UPDATE ops.event_queue SET attempts = 2 WHERE id = $1", (pb_val[]){PB_INT(ida)}, 1,
+                            NULL, NULL) == 0);
+    /* job B: marked by a live process (our parent) that is applying it right now */
+    snprintf(owner, sizeof owner, "%s:%d:cafe", host, (int)getppid());
+    PB_REQUIRE(pb_queue_inflight_mark(c, &idb, 1, owner, getppid(), now, NULL) == 0);
+
+    pb_worker_options o = {.coalesce_ms = 0, .max_attempts = 3};
+    pb_worker_tally t = {0};
+    PB_REQUIRE(pb_worker_run_once(c, &o, "w", &t, NULL) == 0);
+    PB_CHECK_EQ_INT(t.dead, 1);
+    char status[16];
+    pb_queue_job *j = calloc(1, sizeof *j);
+    PB_REQUIRE(j && pb_queue_get(c, ida, j, status, NULL) == 0);
+    PB_CHECK_STR(status, "dead"); /* charged the 3rd attempt: dead letter, never applied */
+    PB_CHECK_EQ_INT(j->attempts, 3);
+    pb_queue_jobs_free(j, 1);
+    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM work_plane.items WHERE plane_id = $1", ISSUE_A), 0);
+    char *e = q_text(db, "SELECT last_error FROM ops.event_queue WHERE idempotency_key = 'if-a'", NULL);
+    PB_CHECK(e && strstr(e, "died"));
+    free(e);
+    /* B was not charged by anyone; this worker applied it (its mark is replaced, then cleared) */
+    j = calloc(1, sizeof *j);
+    PB_REQUIRE(j && pb_queue_get(c, idb, j, status, NULL) == 0);
+    PB_CHECK_STR(status, "done");
+    PB_CHECK_EQ_INT(j->attempts, 1);
+    pb_queue_jobs_free(j, 1);
+    PB_CHECK_EQ_INT(q_int(db, "SELECT COUNT(*) FROM ops.event_inflight", NULL), 0);
+    pb_db_release(db, c);
+    pb_buf_free(&a);
+    pb_buf_free(&b);
+    pb_db_free(db);
+}
