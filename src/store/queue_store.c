@@ -213,7 +213,7 @@ static int cmp_job(const void *a, const void *b)
     "attempts"
 
 static const char sql_claim_pg[] = CLAIM_HEAD " FOR UPDATE SKIP LOCKED" CLAIM_TAIL;
-/* SQLite's planner (no statistics) prefers the (status, next_attempt_at) index for
+/* SQLite's planner (no statistics) preferred the (status, next_attempt_at) index (dropped in 0014) for
  * `status = 'pending'` and then reads and sorts EVERY pending row (3 KB each) to find the
  * oldest few: with a backlog of 20k jobs a claim read ~80 MB. INDEXED BY walks the partial
  * index in id order and stops after LIMIT rows. */
