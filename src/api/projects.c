@@ -1,4 +1,5 @@
-/* projects: workspaces/{slug}/projects/ CRUD, archive/unarchive (Plane's ProjectAPIEndpoint).
+/* projects: workspaces/{slug}/projects/ CRUD (the list with ?order_by=), archive/unarchive and
+ * summary/ (Plane's Project*APIEndpoint classes).
  *
  * Create adds the caller as project Admin (and the lead, when another user) and seeds the six
  * default states. 409s as Plane answers them: {"name":"The project name is already taken"},
@@ -8,6 +9,7 @@
 #include "core/util.h"
 #include "store/auth_store.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,6 +240,37 @@ static void project_columns(const cJSON *o, pb_ps_project *p)
     p->external_id = (char *)(uintptr_t)pb_api_str(o, "external_id");
 }
 
+/* ?order_by= of the project list (reference/plane-api.md §2: default `sort_order`, the
+ * caller's own; `?order_by=` allowed; a leading `-` descends). Plane hands the value to the
+ * ORM, so any Project field or annotation works there and an unknown one raises FieldError,
+ * which Plane answers 500 (derived; the reference says so of the work-item list). We serve
+ * the whitelist below and answer an unknown field 400 {"error":"Invalid order_by field"},
+ * as our work-item list does. An empty value is the default order. */
+static int parse_project_order(const char *s, pb_ps_project_order *order, int *desc)
+{
+    *order = PB_PS_PORDER_SORT_ORDER;
+    *desc = 0;
+    if (!s || !*s) return 0;
+    if (s[0] == '-') {
+        *desc = 1;
+        s++;
+    }
+    static const struct {
+        const char *name;
+        pb_ps_project_order o;
+    } map[] = {{"sort_order", PB_PS_PORDER_SORT_ORDER}, {"created_at", PB_PS_PORDER_CREATED},
+               {"updated_at", PB_PS_PORDER_UPDATED},    {"name", PB_PS_PORDER_NAME},
+               {"identifier", PB_PS_PORDER_IDENTIFIER}, {"id", PB_PS_PORDER_ID},
+               {"pk", PB_PS_PORDER_ID},                 {"archived_at", PB_PS_PORDER_ARCHIVED}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        if (strcmp(map[i].name, s) == 0) {
+            *order = map[i].o;
+            return 0;
+        }
+    }
+    return PB_EINVAL;
+}
+
 /* ---------------------------------------------------------------- handlers */
 static int h_list(pb_req *req, pb_resp *resp, void *ctx)
 {
@@ -245,12 +278,19 @@ static int h_list(pb_req *req, pb_resp *resp, void *ctx)
     if (pb_api_begin(&a, req, resp, ctx, PB_API_WS)) return 0;
     pb_api_page pg;
     if (pb_api_page_from_query(req, resp, &pg)) goto out;
+    pb_ps_project_order order;
+    int desc;
+    if (parse_project_order(pb_req_query(req, "order_by"), &order, &desc)) {
+        pb_api_error(resp, 400, "Invalid order_by field");
+        goto out;
+    }
     pb_api_fields fields, expand;
     pb_api_fields_from_query(req, &fields, &expand);
     pb_ps_rawlist l = {0};
     int64_t total = 0;
     pb_error err = {0};
-    int rc = pb_ps_project_list(a.conn, a.slug, a.user_id, pg.per_page, pg.offset, &total, &l, &err);
+    int rc = pb_ps_project_list_ordered(a.conn, a.slug, a.user_id, order, desc, pg.per_page, pg.offset, &total, &l,
+                                        &err);
     if (rc) {
         pb_api_fail(resp, rc, &err);
         goto out;
@@ -556,6 +596,93 @@ static int h_unarchive(pb_req *req, pb_resp *resp, void *ctx)
     return archive(req, resp, ctx, 0);
 }
 
+/* GET projects/{project_id}/summary/ (Plane's ProjectSummaryAPIEndpoint; reference/plane-api.md
+ * §2: "counts; ?fields=members,states,labels,cycles,modules,issues,intakes,pages"). The
+ * reference gives no more than that line; the rest follows the endpoint's own description in
+ * Plane's source:
+ *   - permission WorkSpaceAdminPermission: only a workspace Admin may read it (403 otherwise,
+ *     before the project is looked up); project membership is not needed;
+ *   - the project is any non-deleted project of the workspace, archived included; a missing
+ *     one is 404 {"error":"Project not found"} (this view's own message);
+ *   - ?fields= is split on commas, each name stripped of white space, unknown names dropped;
+ *     nothing left (or no ?fields=) means all eight;
+ *   - the answer is {"id","name","identifier","counts":{<requested name>: n}}. Plane builds
+ *     `counts` from a Python set, so its key order is unspecified; we use the list's order.
+ * What each count includes is stated in plane_store.h (pb_ps_project_summary_counts). */
+static const char *const summary_names[] = {"members", "states", "labels", "cycles",
+                                            "modules", "issues", "intakes", "pages"};
+#define SUMMARY_N (sizeof summary_names / sizeof summary_names[0])
+
+/* Marks want[i] for each allowed name in the comma list csv; returns how many were marked. */
+static int summary_fields(const char *csv, int want[SUMMARY_N])
+{
+    int n = 0;
+    for (size_t i = 0; i < SUMMARY_N; i++) want[i] = 0;
+    for (const char *p = csv; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        const char *b = p;
+        while (len && isspace((unsigned char)*b)) b++, len--;
+        while (len && isspace((unsigned char)b[len - 1])) len--;
+        for (size_t i = 0; i < SUMMARY_N; i++) {
+            if (!want[i] && strlen(summary_names[i]) == len && memcmp(summary_names[i], b, len) == 0) {
+                want[i] = 1;
+                n++;
+            }
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return n;
+}
+
+static int h_summary(pb_req *req, pb_resp *resp, void *ctx)
+{
+    pb_api_req a;
+    pb_ps_project p;
+    cJSON *o = NULL;
+    memset(&p, 0, sizeof p);
+    /* Django resolves the <uuid:project_id> converter before the permission check */
+    const char *id = pb_api_uuid_param(req, resp, "project_id");
+    if (!id) return 0;
+    if (pb_api_begin(&a, req, resp, ctx, PB_API_WS | PB_API_ADMIN)) return 0;
+    pb_error err = {0};
+    int rc = pb_ps_project_get(a.conn, a.slug, id, &p, &err);
+    if (rc == PB_ENOTFOUND) {
+        pb_api_error(resp, 404, "Project not found");
+        goto out;
+    }
+    pb_ps_project_summary sum;
+    if (!rc) rc = pb_ps_project_summary_counts(a.conn, id, &sum, &err);
+    if (rc) {
+        pb_api_fail(resp, rc, &err);
+        goto out;
+    }
+    int want[SUMMARY_N];
+    if (!summary_fields(pb_req_query(req, "fields"), want))
+        for (size_t i = 0; i < SUMMARY_N; i++) want[i] = 1;
+    const int64_t counts[SUMMARY_N] = {sum.members, sum.states, sum.labels, sum.cycles,
+                                       sum.modules, sum.issues, sum.intakes, sum.pages};
+    o = cJSON_CreateObject();
+    cJSON *cn = cJSON_CreateObject();
+    if (!o || !cn) {
+        cJSON_Delete(cn);
+        pb_api_internal(resp);
+        goto out;
+    }
+    cJSON_AddStringToObject(o, "id", p.id);
+    pb_api_set_str(o, "name", p.name);
+    cJSON_AddStringToObject(o, "identifier", p.identifier);
+    cJSON_AddItemToObject(o, "counts", cn);
+    for (size_t i = 0; i < SUMMARY_N; i++)
+        if (want[i]) cJSON_AddNumberToObject(cn, summary_names[i], (double)counts[i]);
+    pb_api_send_json(resp, 200, o);
+out:
+    cJSON_Delete(o);
+    pb_ps_project_clear(&p);
+    pb_api_end(&a);
+    return 0;
+}
+
 void pb_api_register_projects(pb_server *s, pb_app *app)
 {
     const char *list = "/api/v1/workspaces/{slug}/projects/";
@@ -568,4 +695,6 @@ void pb_api_register_projects(pb_server *s, pb_app *app)
     pb_api_route(s, app, "DELETE", one, "projects:write", h_delete);
     pb_api_route(s, app, "POST", arch, "projects:write", h_archive);
     pb_api_route(s, app, "DELETE", arch, "projects:write", h_unarchive);
+    pb_api_route(s, app, "GET", "/api/v1/workspaces/{slug}/projects/{project_id}/summary/", "projects:read",
+                 h_summary);
 }

@@ -307,18 +307,94 @@ int pb_ps_project_access(pb_conn *c, const char *slug, const char *project_id, c
 int pb_ps_project_list(pb_conn *c, const char *slug, const char *user_id, int64_t limit, int64_t offset,
                        int64_t *total, pb_ps_rawlist *out, pb_error *err)
 {
+    return pb_ps_project_list_ordered(c, slug, user_id, PB_PS_PORDER_CREATED, 1, limit, offset, total, out, err);
+}
+
+int pb_ps_project_list_ordered(pb_conn *c, const char *slug, const char *user_id, pb_ps_project_order order,
+                               int desc, int64_t limit, int64_t offset, int64_t *total, pb_ps_rawlist *out,
+                               pb_error *err)
+{
+    /* ORDER BY per key, ascending then descending; each descending order is the exact reverse
+     * of the ascending one. NULLs sort as PostgreSQL (Plane's database) sorts them: last when
+     * ascending, first when descending, spelled out so SQLite agrees. Ties are broken by
+     * stable columns (Plane leaves them to the database). sort_order is the caller's own
+     * membership sort_order (NULL for a public project the caller has not joined); Plane gives
+     * each new membership of a user min(sort_order) - 10000, so among equal values the newer
+     * membership comes first. */
+    static const struct {
+        pb_ps_project_order order;
+        const char *asc, *desc;
+    } keys[] = {
+        {PB_PS_PORDER_SORT_ORDER,
+         "CASE WHEN m.sort_order IS NULL THEN 1 ELSE 0 END, m.sort_order, m.created_at DESC, p.created_at DESC, "
+         "p.plane_id DESC",
+         "CASE WHEN m.sort_order IS NULL THEN 1 ELSE 0 END DESC, m.sort_order DESC, m.created_at, p.created_at, "
+         "p.plane_id"},
+        {PB_PS_PORDER_CREATED, "p.created_at, p.plane_id", "p.created_at DESC, p.plane_id DESC"},
+        {PB_PS_PORDER_UPDATED, "p.updated_at, p.plane_id", "p.updated_at DESC, p.plane_id DESC"},
+        {PB_PS_PORDER_NAME, "p.name, p.plane_id", "p.name DESC, p.plane_id DESC"},
+        {PB_PS_PORDER_IDENTIFIER, "p.identifier, p.plane_id", "p.identifier DESC, p.plane_id DESC"},
+        {PB_PS_PORDER_ID, "p.plane_id", "p.plane_id DESC"},
+        {PB_PS_PORDER_ARCHIVED, "CASE WHEN p.archived_at IS NULL THEN 1 ELSE 0 END, p.archived_at, p.plane_id",
+         "CASE WHEN p.archived_at IS NULL THEN 1 ELSE 0 END DESC, p.archived_at DESC, p.plane_id DESC"},
+    };
+    const char *by = NULL;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (keys[i].order == order) by = desc ? keys[i].desc : keys[i].asc;
+    if (!by) return pb_error_set(err, PB_EINVAL, "unknown project order");
     pb_val v[] = {PB_TEXT(slug), PB_TEXT(user_id), PB_INT(limit), PB_INT(offset)};
 #define PROJ_VISIBLE                                                                                \
-    "FROM work_plane.projects p WHERE p.workspace_slug = $1 AND p.deleted_at IS NULL AND ("          \
-    "EXISTS (SELECT 1 FROM work_plane.items m WHERE m.item_type = 'project_member' AND "            \
-    "m.project_id = p.plane_id AND m.member_id = $2 AND m.is_active = 1) OR "                       \
+    " WHERE p.workspace_slug = $1 AND p.deleted_at IS NULL AND ("                                    \
+    "EXISTS (SELECT 1 FROM work_plane.items mv WHERE mv.item_type = 'project_member' AND "          \
+    "mv.project_id = p.plane_id AND mv.member_id = $2 AND mv.is_active = 1) OR "                    \
     "CAST(p.raw AS TEXT) LIKE '%\"network\":2%' OR CAST(p.raw AS TEXT) LIKE '%\"network\": 2%')"
-    int rc = pb_conn_query_int(c, "SELECT COUNT(*) " PROJ_VISIBLE, v, 2, total, err);
+    int rc = pb_conn_query_int(c, "SELECT COUNT(*) FROM work_plane.projects p" PROJ_VISIBLE, v, 2, total, err);
     if (rc) return rc;
-    return fill_rawlist(c, "SELECT p.plane_id, p.raw " PROJ_VISIBLE " ORDER BY p.created_at DESC, p.plane_id DESC "
-                           "LIMIT $3 OFFSET $4",
-                        v, 4, out, err);
+    char sql[1024];
+    int w = snprintf(sql, sizeof sql,
+                     "SELECT p.plane_id, p.raw FROM work_plane.projects p LEFT JOIN work_plane.items m ON "
+                     "m.item_type = 'project_member' AND m.project_id = p.plane_id AND m.member_id = $2 AND "
+                     "m.is_active = 1%s ORDER BY %s LIMIT $3 OFFSET $4",
+                     PROJ_VISIBLE, by);
+    if (w < 0 || (size_t)w >= sizeof sql) return pb_error_set(err, PB_EINVAL, "project list query too long");
+    return fill_rawlist(c, sql, v, 4, out, err);
 #undef PROJ_VISIBLE
+}
+
+int pb_ps_project_summary_counts(pb_conn *c, const char *project_id, pb_ps_project_summary *out, pb_error *err)
+{
+    /* Plane's ProjectSummaryAPIEndpoint counts through each model's default manager: soft-deleted
+     * rows never count; archived cycles, modules and work items (and drafts) do; states and work
+     * items in the triage group do not; members only while active. */
+    pb_val v[] = {PB_TEXT(project_id)};
+    pb_rows *r = NULL;
+    memset(out, 0, sizeof *out);
+#define ITEMS_OF(type, extra)                                                                         \
+    "(SELECT COUNT(*) FROM work_plane.items WHERE project_id = $1 AND item_type = '" type "' AND "    \
+    "deleted_at IS NULL" extra ")"
+    int rc = pb_conn_query(c,
+                           "SELECT " ITEMS_OF("project_member", " AND is_active = 1") ", "
+                           ITEMS_OF("state", " AND COALESCE(state_group, '') <> 'triage'") ", "
+                           ITEMS_OF("label", "") ", " ITEMS_OF("cycle", "") ", " ITEMS_OF("module", "") ", "
+                           ITEMS_OF("issue", " AND COALESCE(state_group, '') <> 'triage'") ", "
+                           ITEMS_OF("intake", "") ", "
+                           "(SELECT COUNT(*) FROM work_plane.pages WHERE project_id = $1 AND deleted_at IS NULL)",
+                           v, 1, &r, err);
+#undef ITEMS_OF
+    if (rc) return rc;
+    int s = pb_rows_next(r);
+    if (s == 1) {
+        out->members = pb_rows_int(r, 0);
+        out->states = pb_rows_int(r, 1);
+        out->labels = pb_rows_int(r, 2);
+        out->cycles = pb_rows_int(r, 3);
+        out->modules = pb_rows_int(r, 4);
+        out->issues = pb_rows_int(r, 5);
+        out->intakes = pb_rows_int(r, 6);
+        out->pages = pb_rows_int(r, 7);
+    }
+    pb_rows_free(r);
+    return query_done(s, err);
 }
 
 int pb_ps_workspace_id(pb_conn *c, const char *slug, char out[64], pb_error *err)

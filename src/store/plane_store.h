@@ -74,6 +74,32 @@ void pb_ps_rawlist_clear(pb_ps_rawlist *l);
 int pb_ps_project_list(pb_conn *c, const char *slug, const char *user_id, int64_t limit,
                        int64_t offset, int64_t *total, pb_ps_rawlist *out, pb_error *err);
 
+/* pb_ps_project_list in another order (Plane's ?order_by= on the project list). desc gives the
+ * exact reverse of the ascending order. PB_PS_PORDER_SORT_ORDER is the user's own membership
+ * sort_order (Plane's default), public projects the user has not joined last. NULLs sort as
+ * PostgreSQL sorts them (last ascending, first descending) on both backends. */
+typedef enum {
+    PB_PS_PORDER_SORT_ORDER = 0,
+    PB_PS_PORDER_CREATED,
+    PB_PS_PORDER_UPDATED,
+    PB_PS_PORDER_NAME,
+    PB_PS_PORDER_IDENTIFIER,
+    PB_PS_PORDER_ID,
+    PB_PS_PORDER_ARCHIVED
+} pb_ps_project_order;
+int pb_ps_project_list_ordered(pb_conn *c, const char *slug, const char *user_id, pb_ps_project_order order,
+                               int desc, int64_t limit, int64_t offset, int64_t *total, pb_ps_rawlist *out,
+                               pb_error *err);
+
+/* The counts of Plane's projects/{id}/summary/ for one project: active members, states and
+ * work items outside the triage group, labels, cycles and modules (archived included), intake
+ * issues and pages; soft-deleted rows never count. */
+typedef struct pb_ps_project_summary {
+    int64_t members, states, labels, cycles, modules, issues, intakes, pages;
+} pb_ps_project_summary;
+int pb_ps_project_summary_counts(pb_conn *c, const char *project_id, pb_ps_project_summary *out,
+                                 pb_error *err);
+
 /* Annotations Plane adds to a project: active members, cycles, modules, and the user's role
  * (0 when not an active member). */
 int pb_ps_project_counts(pb_conn *c, const char *project_id, const char *user_id, int64_t *members,

@@ -155,6 +155,50 @@ test("projects: list envelope, update, flags, archive/unarchive", async () => {
   await client.projects.delete(slug, p3.id);
 });
 
+test("projects: ?order_by= on the list; default is the caller's own sort_order (newest membership first)", async () => {
+  const ob = await client.projects.create(slug, { name: "Order B", identifier: "ORDB" });
+  const oa = await client.projects.create(slug, { name: "Order A", identifier: "ORDA" });
+  const mine = [project.id, ob.id, oa.id];
+  // SDK Core (oldest), Order B, Order A (newest); names and identifiers: Order A < Order B < SDK Core
+  const NEWEST_FIRST = [oa.id, ob.id, project.id];
+  const OLDEST_FIRST = [project.id, ob.id, oa.id];
+  const cases = [[undefined, NEWEST_FIRST], ["sort_order", NEWEST_FIRST], ["-sort_order", OLDEST_FIRST],
+    ["name", NEWEST_FIRST], ["-name", OLDEST_FIRST], ["created_at", OLDEST_FIRST], ["-created_at", NEWEST_FIRST],
+    ["identifier", NEWEST_FIRST], ["-identifier", OLDEST_FIRST]];
+  for (const [orderBy, want] of cases) {
+    const l = await client.projects.list(slug, orderBy === undefined ? undefined : { order_by: orderBy });
+    const got = l.results.map((p) => p.id).filter((id) => mine.includes(id));
+    assert.deepEqual(got, want, `order_by=${orderBy}`);
+  }
+  // a public project the caller has not joined has no sort_order of theirs: last, though newest
+  const other = await d.createUser("order-admin@example.com", ["--role", "admin"]);
+  const oc = new PlaneClient({ baseUrl: d.baseUrl, apiKey: other.apiKey });
+  const pub = await oc.projects.create(slug, { name: "Order Public", identifier: "ORDP", network: 2 });
+  let l = await client.projects.list(slug);
+  assert.equal(l.results.at(-1).id, pub.id);
+  assert.equal(l.results.at(-1).is_member, false);
+  l = await client.projects.list(slug, { order_by: "-sort_order" });
+  assert.equal(l.results[0].id, pub.id);
+  l = await client.projects.list(slug, { order_by: "-created_at" });
+  assert.equal(l.results[0].id, pub.id);
+  await oc.projects.delete(slug, pub.id);
+  // the order holds across pages
+  const all = await client.projects.list(slug, { order_by: "-name" });
+  const walked = [];
+  for (let page = 0; page < all.total_count; page++) {
+    const l = await client.projects.list(slug, { order_by: "-name", per_page: 1, cursor: `1:${page}:0` });
+    walked.push(...l.results.map((p) => p.id));
+  }
+  assert.deepEqual(walked, all.results.map((p) => p.id));
+  // a field outside the list: 400, as our work-item list answers (Plane itself would fail with 500)
+  let body = await expectHttp(client.projects.list(slug, { order_by: "raw" }), 400);
+  assert.deepEqual(body, { error: "Invalid order_by field" });
+  body = await expectHttp(client.projects.list(slug, { order_by: "-" }), 400);
+  assert.deepEqual(body, { error: "Invalid order_by field" });
+  await client.projects.delete(slug, ob.id);
+  await client.projects.delete(slug, oa.id);
+});
+
 test("project members: plain array, add/update/remove through both spellings", async () => {
   const members = await client.projects.getMembers(slug, project.id);
   assert.ok(Array.isArray(members));

@@ -784,6 +784,83 @@ test("deleting a work item hides its comments, links and relations", async () =>
   assert.deepEqual((await client.workItems.relations.list(slug, project.id, victim.id)).relates_to, []);
 });
 
+test("project summary: counts as Plane's ProjectSummaryAPIEndpoint, ?fields=, workspace admins only", async () => {
+  const sp = await client.projects.create(slug, {
+    name: "Summary", identifier: "SUMM", cycle_view: true, module_view: true, intake_view: true,
+  });
+  const SP = `${S}/projects/${sp.id}`;
+  const ALL = { members: 1, states: 5, labels: 0, cycles: 0, modules: 0, issues: 0, intakes: 0, pages: 0 };
+  let r = await api(d, "GET", `${SP}/summary/`);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(Object.keys(r.json), ["id", "name", "identifier", "counts"]);
+  assert.equal(r.json.id, sp.id);
+  assert.equal(r.json.name, "Summary");
+  assert.equal(r.json.identifier, "SUMM");
+  assert.deepEqual(r.json.counts, ALL, "a new project: its creator and the five visible default states");
+
+  await client.labels.create(slug, sp.id, { name: "one" });
+  await client.labels.create(slug, sp.id, { name: "two" });
+  const gone = await client.labels.create(slug, sp.id, { name: "gone" });
+  await client.labels.delete(slug, sp.id, gone.id);
+  await client.cycles.create(slug, sp.id, { name: "Sprint" });
+  await client.modules.create(slug, sp.id, { name: "Area" });
+  await client.workItems.create(slug, sp.id, { name: "kept" });
+  const del = await client.workItems.create(slug, sp.id, { name: "deleted" });
+  await client.workItems.delete(slug, sp.id, del.id);
+  r = await api(d, "POST", `${SP}/intake-issues/`, { body: { issue: { name: "from the field" } } });
+  assert.equal(r.status, 200, r.text);
+  r = await api(d, "GET", `${SP}/summary/`);
+  assert.equal(r.status, 200, r.text);
+  // the intake's work item sits in the triage state: counted under intakes, not issues
+  assert.deepEqual(r.json.counts, { ...ALL, labels: 2, cycles: 1, modules: 1, issues: 1, intakes: 1 });
+
+  // ?fields=: names stripped, unknown ones dropped; nothing left means every count
+  r = await api(d, "GET", `${SP}/summary/?fields=issues,%20labels%20,bogus,,`);
+  assert.deepEqual(r.json.counts, { labels: 2, issues: 1 });
+  r = await api(d, "GET", `${SP}/summary/?fields=bogus`);
+  assert.deepEqual(Object.keys(r.json.counts).sort(), Object.keys(ALL).sort());
+  r = await api(d, "GET", `${SP}/summary/?fields=`);
+  assert.equal(Object.keys(r.json.counts).length, 8);
+
+  // archived projects are still summarised
+  await client.projects.archive(slug, sp.id);
+  r = await api(d, "GET", `${SP}/summary/?fields=members`);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.counts, { members: 1 });
+  await client.projects.unArchive(slug, sp.id);
+
+  // WorkSpaceAdminPermission: a workspace Member is refused even as a project member
+  const member = await d.createUser("summary-member@example.com", ["--role", "member"]);
+  const mu = await new PlaneClient({ baseUrl: d.baseUrl, apiKey: member.apiKey }).users.me();
+  r = await api(d, "POST", `${SP}/members/`, { body: { member: mu.id, role: 15 } });
+  assert.equal(r.status, 201, r.text);
+  r = await api(d, "GET", `${SP}/summary/`, { key: member.apiKey });
+  assert.equal(r.status, 403, r.text);
+  assert.deepEqual(r.json, { detail: "You do not have permission to perform this action." });
+  r = await api(d, "GET", `${SP}/summary/`, { key: null });
+  assert.equal(r.status, 401);
+  // ... while any workspace Admin may read it, project member or not
+  const admin2 = await d.createUser("summary-admin@example.com", ["--role", "admin"]);
+  r = await api(d, "GET", `${SP}/summary/?fields=members`, { key: admin2.apiKey });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.counts, { members: 2 });
+  r = await api(d, "GET", `${SP}/work-items/`, { key: admin2.apiKey });
+  assert.equal(r.status, 403, "not a project member");
+
+  // missing, malformed and deleted projects
+  r = await api(d, "GET", `${S}/projects/00000000-0000-4000-8000-000000000000/summary/`);
+  assert.equal(r.status, 404);
+  assert.deepEqual(r.json, { error: "Project not found" });
+  r = await api(d, "GET", `${S}/projects/not-a-uuid/summary/`);
+  assert.equal(r.status, 404);
+  r = await api(d, "POST", `${SP}/summary/`, { body: {} });
+  assert.equal(r.status, 405);
+  await client.projects.delete(slug, sp.id);
+  r = await api(d, "GET", `${SP}/summary/`);
+  assert.equal(r.status, 404);
+  assert.deepEqual(r.json, { error: "Project not found" });
+});
+
 test("the daemon is still healthy after every error case", async () => {
   const r = await fetch(`${d.baseUrl}/readyz`);
   assert.equal(r.status, 200);

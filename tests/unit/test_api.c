@@ -344,6 +344,15 @@ static void sfx_close(sfx *f)
     pb_db_free(f->db);
 }
 
+/* A request context of the fixture's workspace and project, as the API's handlers fill it. */
+static void sfx_req(const sfx *f, pb_api_req *ar)
+{
+    memset(ar, 0, sizeof *ar);
+    ar->slug = "acme";
+    pb_strlcpy(ar->user_id, "5a0e9b9e-6a3e-4b9c-9d6e-0c1f2a3b4c5d", sizeof ar->user_id);
+    pb_strlcpy(ar->project_id, f->project, sizeof ar->project_id);
+}
+
 static int put_issue(sfx *f, const char *id, const char *group, int64_t created, int draft, int64_t archived,
                      const char *ext_src, const char *ext_id)
 {
@@ -519,10 +528,7 @@ PB_STORE_TEST(api_store_states_outbox_activities)
     if (sfx_open(&f)) return;
     pb_error err = {0};
     pb_api_req ar;
-    memset(&ar, 0, sizeof ar);
-    ar.slug = "acme";
-    pb_strlcpy(ar.user_id, "5a0e9b9e-6a3e-4b9c-9d6e-0c1f2a3b4c5d", sizeof ar.user_id);
-    pb_strlcpy(ar.project_id, f.project, sizeof ar.project_id);
+    sfx_req(&f, &ar);
     PB_CHECK_EQ_INT(pb_conn_begin_write(f.c, &err), 0);
     PB_CHECK_EQ_INT(pb_api_seed_states(f.c, &ar, f.project, &err), 0);
     PB_CHECK_EQ_INT(pb_conn_commit(f.c, &err), 0);
@@ -652,5 +658,206 @@ PB_STORE_TEST(api_store_deep_pages_match_shallow_order)
     PB_CHECK_EQ_INT(pb_ps_issue_page(f.c, f.project, PB_PS_ORDER_UPDATED, 1, NULL, NULL, 100, 2000, &l, NULL, &err), 0);
     PB_CHECK_EQ_INT(l.n, 0);
     pb_ps_rawlist_clear(&l);
+    sfx_close(&f);
+}
+
+/* ---------------------------------------------------------------- project summary and list orders */
+typedef struct put_spec {
+    const char *type, *project, *group, *member;
+    int64_t created, archived;
+    int deleted, draft, inactive;
+    double sort_order;
+} put_spec;
+
+static int put_row(sfx *f, const put_spec *s, char id_out[37])
+{
+    pb_ps_item it;
+    memset(&it, 0, sizeof it);
+    char id[37];
+    pb_uuid4(id);
+    pb_strlcpy(it.id, id, sizeof it.id);
+    it.item_type = s->type;
+    pb_strlcpy(it.slug, "acme", sizeof it.slug);
+    pb_strlcpy(it.project_id, s->project ? s->project : f->project, sizeof it.project_id);
+    if (s->group) pb_strlcpy(it.state_group, s->group, sizeof it.state_group);
+    if (s->member) pb_strlcpy(it.member_id, s->member, sizeof it.member_id);
+    if (s->member) it.role = 20;
+    it.name = (char *)(uintptr_t)id;
+    it.created_at = it.updated_at = s->created ? s->created : 1000;
+    it.archived_at = s->archived;
+    it.is_draft = s->draft;
+    it.is_active = !s->inactive;
+    it.sort_order = s->sort_order;
+    char raw[64];
+    snprintf(raw, sizeof raw, "{\"id\":\"%s\"}", id);
+    it.raw = raw;
+    pb_error err = {0};
+    int rc = pb_ps_item_insert(f->c, &it, &err);
+    if (!rc && s->deleted) rc = pb_ps_item_soft_delete(f->c, id, 2000, &err);
+    if (rc) pb_test_fail(__FILE__, __LINE__, "insert %s: %s", s->type, err.msg);
+    if (id_out) memcpy(id_out, id, 37);
+    return rc;
+}
+
+PB_STORE_TEST(api_store_project_summary_counts)
+{
+    sfx f;
+    if (sfx_open(&f)) return;
+    pb_error err = {0};
+    pb_api_req ar;
+    sfx_req(&f, &ar);
+    char other[37];
+    pb_uuid4(other);
+    pb_ps_project_summary sum;
+    PB_CHECK_EQ_INT(pb_ps_project_summary_counts(f.c, f.project, &sum, &err), 0);
+    PB_CHECK(sum.members == 0 && sum.states == 0 && sum.labels == 0 && sum.cycles == 0 && sum.modules == 0 &&
+             sum.issues == 0 && sum.intakes == 0 && sum.pages == 0);
+    PB_REQUIRE(pb_conn_begin_write(f.c, &err) == 0);
+    /* six seeded states, one of them Triage (hidden by Plane's default State manager) */
+    PB_REQUIRE(pb_api_seed_states(f.c, &ar, f.project, &err) == 0);
+    const put_spec rows[] = {
+        {.type = "project_member", .member = "u-1"},
+        {.type = "project_member", .member = "u-2"},
+        {.type = "project_member", .member = "u-3", .inactive = 1}, /* removed: not counted */
+        {.type = "label"},
+        {.type = "label"},
+        {.type = "label", .deleted = 1},
+        {.type = "cycle"},
+        {.type = "cycle", .archived = 1500}, /* archived still counts */
+        {.type = "cycle", .deleted = 1},
+        {.type = "module"},
+        {.type = "issue", .group = "started"},
+        {.type = "issue", .group = "backlog", .draft = 1},     /* drafts count */
+        {.type = "issue", .group = "completed", .archived = 1500}, /* archived count */
+        {.type = "issue", .group = "triage"},                  /* triage does not */
+        {.type = "issue", .group = "started", .deleted = 1},   /* deleted does not */
+        {.type = "intake"},
+        {.type = "intake", .deleted = 1},
+        {.type = "label", .project = other}, /* another project's rows never count */
+        {.type = "issue", .project = other, .group = "started"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (put_row(&f, &rows[i], NULL)) return;
+    pb_val pv[] = {PB_TEXT("7c9e6679-7425-40de-944b-e07fc1f90ae7"), PB_TEXT(f.project)};
+    pb_val pv2[] = {PB_TEXT("5d3e6679-7425-40de-944b-e07fc1f90ae8"), PB_TEXT(f.project)};
+    PB_REQUIRE(pb_conn_exec(f.c,
+                            "INSERT INTO work_plane.pages (plane_id, workspace_slug, project_id, name, created_at, "
+                            "updated_at, raw) VALUES ($1, 'acme', $2, 'Spec', 1, 1, '{}')",
+                            pv, 2, NULL, &err) == 0);
+    PB_REQUIRE(pb_conn_exec(f.c,
+                            "INSERT INTO work_plane.pages (plane_id, workspace_slug, project_id, name, created_at, "
+                            "updated_at, deleted_at, raw) VALUES ($1, 'acme', $2, 'Old', 1, 1, 5, '{}')",
+                            pv2, 2, NULL, &err) == 0);
+    PB_REQUIRE(pb_conn_commit(f.c, &err) == 0);
+    PB_CHECK_EQ_INT(pb_ps_project_summary_counts(f.c, f.project, &sum, &err), 0);
+    PB_CHECK_EQ_INT(sum.members, 2);
+    PB_CHECK_EQ_INT(sum.states, 5);
+    PB_CHECK_EQ_INT(sum.labels, 2);
+    PB_CHECK_EQ_INT(sum.cycles, 2);
+    PB_CHECK_EQ_INT(sum.modules, 1);
+    PB_CHECK_EQ_INT(sum.issues, 3);
+    PB_CHECK_EQ_INT(sum.intakes, 1);
+    PB_CHECK_EQ_INT(sum.pages, 1);
+    sfx_close(&f);
+}
+
+static int put_project(sfx *f, const char *name, const char *ident, int64_t created, int64_t archived, char id[37])
+{
+    pb_ps_project p;
+    memset(&p, 0, sizeof p);
+    pb_uuid4(id);
+    pb_strlcpy(p.id, id, sizeof p.id);
+    pb_strlcpy(p.slug, "acme", sizeof p.slug);
+    pb_strlcpy(p.identifier, ident, sizeof p.identifier);
+    p.name = (char *)(uintptr_t)name;
+    p.created_at = p.updated_at = created;
+    p.archived_at = archived;
+    p.raw = (char *)(uintptr_t) "{\"network\":0}";
+    pb_error err = {0};
+    int rc = pb_ps_project_insert(f->c, &p, &err);
+    if (rc) pb_test_fail(__FILE__, __LINE__, "insert project: %s", err.msg);
+    return rc;
+}
+
+/* Checks that the list in `order` (desc) is exactly want[0..n). */
+static void check_order(sfx *f, const char *user, pb_ps_project_order order, int desc, const char *const *want,
+                        size_t n, int line)
+{
+    pb_ps_rawlist l = {0};
+    int64_t total = 0;
+    pb_error err = {0};
+    int rc = pb_ps_project_list_ordered(f->c, "acme", user, order, desc, 100, 0, &total, &l, &err);
+    if (rc || total != (int64_t)n || l.n != n) {
+        pb_test_fail(__FILE__, line, "order %d desc %d: rc %d total %lld rows %zu (%s)", (int)order, desc, rc,
+                     (long long)total, l.n, err.msg);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (want[i] && strcmp(l.id[i], want[i]) != 0)
+                pb_test_fail(__FILE__, line, "order %d desc %d: row %zu is %s, want %s", (int)order, desc, i, l.id[i],
+                             want[i]);
+    }
+    pb_ps_rawlist_clear(&l);
+}
+
+PB_STORE_TEST(api_store_project_list_orders)
+{
+    sfx f; /* its project "Acme" (created 1000) is public and not joined by the user */
+    if (sfx_open(&f)) return;
+    pb_error err = {0};
+    const char *user = "5a0e9b9e-6a3e-4b9c-9d6e-0c1f2a3b4c5d";
+    char bravo[37], alpha[37], charlie[37], hidden[37];
+    PB_REQUIRE(pb_conn_begin_write(f.c, &err) == 0);
+    if (put_project(&f, "Bravo", "BRA", 2000, 6000, bravo) || put_project(&f, "Alpha", "ALP", 3000, 5000, alpha) ||
+        put_project(&f, "Charlie", "CHA", 4000, 0, charlie) || put_project(&f, "Hidden", "HID", 4500, 0, hidden))
+        return;
+    /* the user's memberships: Bravo 45535 (the oldest, yet first), Alpha and Charlie both
+     * 55535, Charlie the newer membership; Hidden is private and joined only by someone else */
+    const put_spec ms[] = {
+        {.type = "project_member", .project = bravo, .member = user, .created = 2000, .sort_order = 45535},
+        {.type = "project_member", .project = alpha, .member = user, .created = 3000, .sort_order = 55535},
+        {.type = "project_member", .project = charlie, .member = user, .created = 4000, .sort_order = 55535},
+        {.type = "project_member", .project = hidden, .member = "someone-else", .created = 4500},
+        {.type = "project_member", .project = charlie, .member = "someone-else", .created = 4600, .sort_order = 1},
+    };
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+        if (put_row(&f, &ms[i], NULL)) return;
+    PB_REQUIRE(pb_conn_commit(f.c, &err) == 0);
+    /* Plane's default: the caller's own sort_order, not joined (NULL) last */
+    const char *by_sort[] = {bravo, charlie, alpha, f.project};
+    check_order(&f, user, PB_PS_PORDER_SORT_ORDER, 0, by_sort, 4, __LINE__);
+    const char *by_sort_desc[] = {f.project, alpha, charlie, bravo};
+    check_order(&f, user, PB_PS_PORDER_SORT_ORDER, 1, by_sort_desc, 4, __LINE__);
+    const char *by_name[] = {f.project, alpha, bravo, charlie}; /* Acme, Alpha, Bravo, Charlie */
+    check_order(&f, user, PB_PS_PORDER_NAME, 0, by_name, 4, __LINE__);
+    const char *by_name_desc[] = {charlie, bravo, alpha, f.project};
+    check_order(&f, user, PB_PS_PORDER_NAME, 1, by_name_desc, 4, __LINE__);
+    const char *by_ident[] = {f.project, alpha, bravo, charlie}; /* ACM, ALP, BRA, CHA */
+    check_order(&f, user, PB_PS_PORDER_IDENTIFIER, 0, by_ident, 4, __LINE__);
+    const char *by_created_desc[] = {charlie, alpha, bravo, f.project};
+    check_order(&f, user, PB_PS_PORDER_CREATED, 1, by_created_desc, 4, __LINE__);
+    const char *by_created[] = {f.project, bravo, alpha, charlie};
+    check_order(&f, user, PB_PS_PORDER_CREATED, 0, by_created, 4, __LINE__);
+    /* archived_at as PostgreSQL orders it: NULLs last ascending, first descending */
+    const char *by_arch[] = {alpha, bravo, NULL, NULL};
+    check_order(&f, user, PB_PS_PORDER_ARCHIVED, 0, by_arch, 4, __LINE__);
+    const char *by_arch_desc[] = {NULL, NULL, bravo, alpha};
+    check_order(&f, user, PB_PS_PORDER_ARCHIVED, 1, by_arch_desc, 4, __LINE__);
+    /* the old entry point keeps newest first */
+    pb_ps_rawlist l = {0};
+    int64_t total = 0;
+    PB_CHECK_EQ_INT(pb_ps_project_list(f.c, "acme", user, 100, 0, &total, &l, &err), 0);
+    PB_CHECK_EQ_INT(total, 4);
+    if (l.n == 4) PB_CHECK_STR(l.id[0], charlie);
+    pb_ps_rawlist_clear(&l);
+    /* paging walks the same order */
+    PB_CHECK_EQ_INT(pb_ps_project_list_ordered(f.c, "acme", user, PB_PS_PORDER_SORT_ORDER, 0, 2, 2, &total, &l, &err),
+                    0);
+    PB_REQUIRE(l.n == 2);
+    PB_CHECK_STR(l.id[0], alpha);
+    PB_CHECK_STR(l.id[1], f.project);
+    pb_ps_rawlist_clear(&l);
+    PB_CHECK_EQ_INT(pb_ps_project_list_ordered(f.c, "acme", user, (pb_ps_project_order)99, 0, 10, 0, &total, &l, &err),
+                    PB_EINVAL);
+    PB_CHECK_EQ_INT(l.n, 0);
     sfx_close(&f);
 }
