@@ -803,6 +803,21 @@ int pb_api_page_parse(const char *per_page, const char *cursor, pb_api_page *out
     return 0;
 }
 
+int pb_api_order_parse(const char *s, const pb_api_order_field *fields, size_t n, int *code, int *desc)
+{
+    if (!s || !*s) return 0;
+    int d = s[0] == '-';
+    if (d) s++;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(fields[i].name, s) == 0) {
+            *code = fields[i].code;
+            *desc = d;
+            return 0;
+        }
+    }
+    return PB_EINVAL;
+}
+
 int pb_api_page_from_query(pb_req *req, pb_resp *resp, pb_api_page *out)
 {
     char msg[128];

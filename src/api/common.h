@@ -167,6 +167,16 @@ int pb_api_cursor_parse(const char *cursor, double *value, int64_t *page, int *i
  * Plane ("Invalid per_page parameter.", "Invalid per_page value. Cannot exceed 1000.",
  * "Invalid cursor parameter.", "Error in parsing") and returns non-zero. */
 int pb_api_page_from_query(pb_req *req, pb_resp *resp, pb_api_page *out);
+
+/* One accepted ?order_by= field and the store's order code for it. */
+typedef struct pb_api_order_field {
+    const char *name;
+    int code;
+} pb_api_order_field;
+/* Parses an ?order_by= value against fields (a leading '-' descends). Absent or empty: *code
+ * and *desc keep the caller's defaults. PB_EINVAL for a field not in the list (the callers
+ * answer 400, where Plane's ORM would fail with a 500). */
+int pb_api_order_parse(const char *s, const pb_api_order_field *fields, size_t n, int *code, int *desc);
 /* Pure version for unit tests: per_page/cursor may be NULL; on error returns PB_EINVAL and
  * copies the message Plane sends into msg. */
 int pb_api_page_parse(const char *per_page, const char *cursor, pb_api_page *out, char *msg,

@@ -248,27 +248,16 @@ static void project_columns(const cJSON *o, pb_ps_project *p)
  * as our work-item list does. An empty value is the default order. */
 static int parse_project_order(const char *s, pb_ps_project_order *order, int *desc)
 {
-    *order = PB_PS_PORDER_SORT_ORDER;
+    static const pb_api_order_field fields[] = {
+        {"sort_order", PB_PS_PORDER_SORT_ORDER}, {"created_at", PB_PS_PORDER_CREATED},
+        {"updated_at", PB_PS_PORDER_UPDATED},    {"name", PB_PS_PORDER_NAME},
+        {"identifier", PB_PS_PORDER_IDENTIFIER}, {"id", PB_PS_PORDER_ID},
+        {"pk", PB_PS_PORDER_ID},                 {"archived_at", PB_PS_PORDER_ARCHIVED}};
+    int code = PB_PS_PORDER_SORT_ORDER;
     *desc = 0;
-    if (!s || !*s) return 0;
-    if (s[0] == '-') {
-        *desc = 1;
-        s++;
-    }
-    static const struct {
-        const char *name;
-        pb_ps_project_order o;
-    } map[] = {{"sort_order", PB_PS_PORDER_SORT_ORDER}, {"created_at", PB_PS_PORDER_CREATED},
-               {"updated_at", PB_PS_PORDER_UPDATED},    {"name", PB_PS_PORDER_NAME},
-               {"identifier", PB_PS_PORDER_IDENTIFIER}, {"id", PB_PS_PORDER_ID},
-               {"pk", PB_PS_PORDER_ID},                 {"archived_at", PB_PS_PORDER_ARCHIVED}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-        if (strcmp(map[i].name, s) == 0) {
-            *order = map[i].o;
-            return 0;
-        }
-    }
-    return PB_EINVAL;
+    int rc = pb_api_order_parse(s, fields, sizeof fields / sizeof fields[0], &code, desc);
+    *order = (pb_ps_project_order)code;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- handlers */

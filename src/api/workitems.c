@@ -551,25 +551,16 @@ static int record_changes(pb_api_req *a, const char *issue_id, const cJSON *befo
 /* ---------------------------------------------------------------- handlers */
 static int parse_order(const char *s, pb_ps_order *order, int *desc)
 {
-    *order = PB_PS_ORDER_CREATED;
+    static const pb_api_order_field fields[] = {
+        {"created_at", PB_PS_ORDER_CREATED},         {"updated_at", PB_PS_ORDER_UPDATED},
+        {"sequence_id", PB_PS_ORDER_SEQUENCE},       {"priority", PB_PS_ORDER_PRIORITY},
+        {"state__group", PB_PS_ORDER_STATE_GROUP},   {"name", PB_PS_ORDER_NAME},
+        {"sort_order", PB_PS_ORDER_SORT_ORDER},      {"id", PB_PS_ORDER_CREATED}};
+    int code = PB_PS_ORDER_CREATED;
     *desc = 1;
-    if (!s || !*s) return 0;
-    *desc = s[0] == '-';
-    if (*desc) s++;
-    static const struct {
-        const char *name;
-        pb_ps_order o;
-    } map[] = {{"created_at", PB_PS_ORDER_CREATED},  {"updated_at", PB_PS_ORDER_UPDATED},
-               {"sequence_id", PB_PS_ORDER_SEQUENCE}, {"priority", PB_PS_ORDER_PRIORITY},
-               {"state__group", PB_PS_ORDER_STATE_GROUP}, {"name", PB_PS_ORDER_NAME},
-               {"sort_order", PB_PS_ORDER_SORT_ORDER}, {"id", PB_PS_ORDER_CREATED}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-        if (strcmp(map[i].name, s) == 0) {
-            *order = map[i].o;
-            return 0;
-        }
-    }
-    return PB_EINVAL;
+    int rc = pb_api_order_parse(s, fields, sizeof fields / sizeof fields[0], &code, desc);
+    *order = (pb_ps_order)code;
+    return rc;
 }
 
 static void list_page(pb_api_req *a, const char *ref_kind, const char *ref_id, int default_desc)
