@@ -167,13 +167,14 @@ typedef struct emit_ctx {
     const char *workspace, *object_id, *project_id;
     int64_t at;
     pb_apply_result *res;
+    int64_t id_at; /* what the event id derives from when not at (0: at) */
 } emit_ctx;
 
 static int emit(emit_ctx *e, const char *type, const cJSON *data, const cJSON *prev, pb_error *err)
 {
     char ts[40], evid[48];
     pb_time_iso(e->at, ts, sizeof ts);
-    event_id_for(type, e->object_id, e->at, evid);
+    event_id_for(type, e->object_id, e->id_at ? e->id_at : e->at, evid);
     cJSON *p = cJSON_CreateObject();
     int rc = PB_ENOMEM;
     if (!p) goto out;
@@ -239,7 +240,9 @@ static int apply_delete(pb_conn *c, const char *ws, const pb_hook *h, int is_pro
     if (!data) return pb_error_set(err, PB_ENOMEM, "out of memory");
     if (!cJSON_GetObjectItemCaseSensitive(data, "id")) cJSON_AddStringToObject(data, "id", h->object_id);
     const char *pid = is_project ? h->object_id : jstr(data, "project");
-    emit_ctx e = {c, ws, h->object_id, pid, now, res};
+    /* The event is stamped now, but its id derives from the version that was deleted: an
+     * apply that is lost and runs again (worker.c: NORMAL commits) emits the same id. */
+    emit_ctx e = {c, ws, h->object_id, pid, now, res, old->updated_at ? old->updated_at : 1};
     char type[64];
     snprintf(type, sizeof type, "%s.deleted", event_prefix(h->event));
     rc = emit(&e, type, data, NULL, err);
@@ -378,7 +381,7 @@ int pb_ingest_apply(pb_conn *c, const char *ws, const pb_hook *h, int64_t now, p
         goto out;
     }
 
-    emit_ctx e = {c, ws, h->object_id, project_id, h->updated_at, res};
+    emit_ctx e = {c, ws, h->object_id, project_id, h->updated_at, res, 0};
     char type[64];
     const char *pre = event_prefix(h->event);
     int was_live = old.exists && !old.deleted_at;

@@ -177,17 +177,25 @@ static void free_jstates(jstate *js, size_t n)
 /* A mark this old is an orphan whatever its pid says (the pid may have been reused). */
 #define INFLIGHT_ORPHAN_US (10LL * 60 * 1000000)
 
-/* This process's identity in in-flight marks: host:pid:random, made anew after a fork. */
-static void proc_identity(char out[96], char host_out[64])
+/* This process's identity in in-flight marks: host#pidns:pid:random, made anew after a fork.
+ * The pid namespace is part of the "host": two containers sharing a hostname and one SQLite
+ * file have unrelated pids, so each judges the other's marks by age only. */
+void pb_worker_identity(char out[96], char host_out[64])
 {
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static char id[96], host[64];
     static pid_t pid;
     pthread_mutex_lock(&mu);
     if (pid != getpid()) {
-        pb_strlcpy(host, "host", sizeof host);
-        gethostname(host, sizeof host - 1);
-        host[sizeof host - 1] = '\0';
+        char name[40] = "host", ns[64] = "";
+        gethostname(name, sizeof name - 1);
+        name[sizeof name - 1] = '\0';
+        ssize_t nl = readlink("/proc/self/ns/pid", ns, sizeof ns - 1); /* "pid:[4026531836]" */
+        ns[nl > 0 ? nl : 0] = '\0';
+        const char *ino = strchr(ns, '[');
+        snprintf(host, sizeof host, "%s#%.20s", name, ino ? ino + 1 : "");
+        char *end = strchr(host, ']');
+        if (end) *end = '\0';
         pid = getpid();
         snprintf(id, sizeof id, "%s:%d:%08x", host, (int)pid, (unsigned)pb_random_u64());
     }
@@ -218,7 +226,7 @@ static int recover_inflight(pb_conn *c, const pb_worker_options *opt, int64_t no
                             pb_error *err)
 {
     char self[96], host[64];
-    proc_identity(self, host);
+    pb_worker_identity(self, host);
     pb_queue_inflight *m = NULL;
     size_t n = 0;
     int act[INFLIGHT_SCAN];
@@ -280,9 +288,12 @@ out:
  *     (or checkpoint: a checkpoint fsyncs the WAL first).
  *   - A lost worker transaction loses the take, the mirror change and the outbox events
  *     together (one transaction): the job is pending again and is applied again, producing the
- *     same mirror row and the same events with the same ids (event ids derive from type,
- *     object id and updated_at, apply.h), so consumers deduplicating by event id see no
- *     difference. Nothing else is acknowledged to anyone on the strength of a worker commit.
+ *     same mirror row (a delete: the same row with a later deleted_at) and the same events
+ *     with the same ids (event ids derive from type, object id and the row version, apply.c),
+ *     so consumers deduplicating by event id see no difference.
+ *   - Nothing is acknowledged on the strength of a worker commit alone: before an outbox
+ *     event leaves the process, the deliveries module commits its fan-out rows with
+ *     synchronous=FULL, and that fsync of the WAL makes this transaction durable first.
  * So NORMAL drops one fsync per batch from the single writer's critical path (the committer
  * waits for the write lock) without weakening what a 200 or an event id promises. */
 static int run_once_sqlite(pb_conn *c, const pb_worker_options *opt, const char *worker_id, pb_worker_tally *t,
@@ -340,7 +351,7 @@ static int run_once_sqlite(pb_conn *c, const pb_worker_options *opt, const char 
             goto out;
         }
         for (size_t k = 0; k < n; k++) ids[k] = jobs[k].id;
-        proc_identity(self, NULL);
+        pb_worker_identity(self, NULL);
         wl = pb_ingest_write_lock(db, 0);
         rc = pb_conn_begin_write(c, err);
         if (!rc) {
@@ -429,15 +440,17 @@ static int run_once_sqlite(pb_conn *c, const pb_worker_options *opt, const char 
             i = j;
         }
         rc = pb_conn_commit(c, err);
+        if (rc) goto out; /* still in_tx: rolled back below, before the pragmas are restored */
         in_tx = 0;
-        if (rc) goto out;
         pb_ingest_write_unlock(wl); /* also before the refetch hook, which may use the network */
         wl = 0;
+        /* hints of groups committed so far: a later transaction of this batch may fail */
+        if (opt->refetch)
+            for (size_t k = 0; k < nnotes; k++)
+                opt->refetch(opt->refetch_ctx, notes[k].workspace, notes[k].type, notes[k].id, notes[k].reason);
+        nnotes = 0;
     }
     pb_im_events((uint64_t)t->events);
-    if (opt->refetch)
-        for (size_t k = 0; k < nnotes; k++)
-            opt->refetch(opt->refetch_ctx, notes[k].workspace, notes[k].type, notes[k].id, notes[k].reason);
 out:
     if (in_tx) pb_conn_rollback(c);
     pb_ingest_write_unlock(wl);

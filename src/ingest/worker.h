@@ -82,6 +82,11 @@ typedef struct pb_worker_tally {
 int pb_worker_run_once(pb_conn *c, const pb_worker_options *opt, const char *worker_id, pb_worker_tally *t,
                        pb_error *err);
 
+/* This process's identity in SQLite in-flight marks (ops.event_inflight.owner), and its host
+ * part ("hostname#pid-namespace"); a mark "HOST:PID:..." with our host part belongs to a
+ * process whose liveness kill(PID, 0) can tell. host_out may be NULL. */
+void pb_worker_identity(char out[96], char host_out[64]);
+
 /* Refreshes the queue gauges (depth, lag, dead letters) from the store. */
 int pb_worker_refresh_gauges(pb_conn *c, pb_error *err);
 

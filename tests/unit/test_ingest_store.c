@@ -6,7 +6,9 @@
 
 #include "core/buf.h"
 #include "core/util.h"
+#include "ingest/apply.h"
 #include "ingest/enqueue.h"
+#include "ingest/webhook.h"
 #include "ingest/ingest.h"
 #include "ingest/worker.h"
 #include "store/db.h"
@@ -580,6 +582,49 @@ PB_STORE_TEST(ingest_store_project_delete_and_archive)
     pb_db_free(db);
 }
 
+/* A worker transaction committed without fsync (SQLite NORMAL) may be lost and applied again
+ * later: the delete event must come out with the same id, so consumers deduplicate it. */
+PB_STORE_TEST(ingest_store_delete_event_id_survives_reapply)
+{
+    pb_db *db = open_store();
+    PB_REQUIRE(db);
+    pb_conn *c = NULL;
+    PB_REQUIRE(pb_db_acquire(db, &c, NULL) == 0);
+    const char *create =
+        "{\"event\": \"project\", \"action\": \"created\", \"webhook_id\": \"w\", \"workspace_id\": "
+        "\"x\", \"data\": {\"id\": \"44444444-4444-4444-8444-444444444444\", \"name\": \"P\", "
+        "\"identifier\": \"DEL\", \"created_at\": \"2025-11-21T10:00:00Z\", \"updated_at\": "
+        "\"2025-11-21T10:00:00Z\"}}";
+    const char *del = "{\"event\": \"project\", \"action\": \"deleted\", \"webhook_id\": \"w\", "
+                      "\"workspace_id\": \"x\", \"data\": {\"id\": \"44444444-4444-4444-8444-444444444444\"}}";
+    pb_hook hc, hd;
+    memset(&hc, 0, sizeof hc);
+    memset(&hd, 0, sizeof hd);
+    PB_REQUIRE(pb_hook_parse("acme", create, strlen(create), &hc, NULL) == 0);
+    PB_REQUIRE(pb_hook_parse("acme", del, strlen(del), &hd, NULL) == 0);
+    pb_apply_result res;
+    PB_REQUIRE(pb_conn_begin_write(c, NULL) == 0);
+    PB_REQUIRE(pb_ingest_apply(c, "acme", &hc, pb_now_us(), &res, NULL) == 0);
+    PB_REQUIRE(pb_conn_commit(c, NULL) == 0);
+    char *ids[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) { /* the first apply is "lost" (rolled back), the second stays */
+        PB_REQUIRE(pb_conn_begin_write(c, NULL) == 0);
+        PB_REQUIRE(pb_ingest_apply(c, "acme", &hd, pb_now_us() + i * 1000000, &res, NULL) == 0);
+        PB_CHECK_EQ_INT(res.events, 1);
+        PB_CHECK(pb_conn_query_text(c, "SELECT event_id FROM ops.outbox WHERE type = 'project.deleted'", NULL, 0,
+                                    &ids[i], NULL) == 0);
+        if (i == 0) pb_conn_rollback(c);
+        else PB_REQUIRE(pb_conn_commit(c, NULL) == 0);
+    }
+    PB_CHECK(ids[0] && ids[1] && strcmp(ids[0], ids[1]) == 0);
+    free(ids[0]);
+    free(ids[1]);
+    pb_hook_free(&hc);
+    pb_hook_free(&hd);
+    pb_db_release(db, c);
+    pb_db_free(db);
+}
+
 typedef struct submit_arg {
     pb_enqueuer *q;
     pb_queue_in in;
@@ -962,9 +1007,8 @@ PB_STORE_TEST(ingest_store_dead_worker_charges_inflight_jobs)
     PB_REQUIRE(child >= 0);
     if (child == 0) _exit(0);
     waitpid(child, NULL, 0);
-    char host[64] = "host", owner[128];
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
+    char self[96], host[64], owner[160];
+    pb_worker_identity(self, host);
     snprintf(owner, sizeof owner, "%s:%d:deadbeef", host, (int)child);
     int64_t now = pb_now_us();
     PB_REQUIRE(pb_queue_inflight_mark(c, &ida, 1, owner, child, now, NULL) == 0);
