@@ -11,6 +11,11 @@
 #   3. governor: an upstream key limited to 60 requests/minute and a workspace needing more
 #      than 60 requests: requests/minute achieved vs the limit, 429 answers seen.
 # Report: bench/results/sync.md.
+# Options (environment):
+#   BENCH_PG_URL=postgres://...  also backfill the same upstream into a fresh PostgreSQL database
+#                                created from that URL (dropped afterwards): items/s, peak RSS
+#   BENCH_ONLY_BACKFILL=1        section 1 only (plus PostgreSQL when asked), figures printed,
+#                                the report is not written (quick before/after runs, < 1 minute)
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -85,11 +90,39 @@ BF_STORE_RATE=$(node -e "console.log(Math.round(${MIRRORED:-0}/Math.max(${BF_STO
 RSS_KB=$(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$TMP/time.txt")
 VERIFY=$(pbx b verify --shallow 2>&1 | grep accuracy)
 echo "bench sync: backfill $BF_ITEMS rows in ${BF_SECS}s = $BF_RATE items/s, peak RSS $RSS_KB kB"
+echo "bench sync: mirror side alone ${BF_STORE}s = $BF_STORE_RATE items/s; load average after the backfill: $LOAD"
+
+# the same backfill into PostgreSQL (optional): a fresh database on the server of BENCH_PG_URL
+PG_LINE=""
+if [ -n "${BENCH_PG_URL:-}" ]; then
+  command -v psql >/dev/null 2>&1 || { echo "bench sync: psql not installed"; exit 1; }
+  PGDB="pb_bench_sync_$$"
+  PG_DBURL="${BENCH_PG_URL%/*}/$PGDB"
+  psql -q "$BENCH_PG_URL" -c "CREATE DATABASE $PGDB" >/dev/null || { echo "bench sync: cannot create $PGDB"; exit 1; }
+  pbpg() { env PB_STORE="$PG_DBURL" PB_MASTER_KEY_FILE="$TMP/p.key" PB_LOG_LEVEL=warn PB_LOG_FILE="$TMP/p.log" "$PB_BIN" "$@"; }
+  pbpg migrate >/dev/null && pbpg workspace-connect bench --upstream "$A" --api-key-file "$TMP/key.txt" >/dev/null &&
+    /usr/bin/time -v -o "$TMP/time_pg.txt" env PB_STORE="$PG_DBURL" PB_MASTER_KEY_FILE="$TMP/p.key" PB_LOG_LEVEL=warn \
+      PB_LOG_FILE="$TMP/p.log" "$PB_BIN" sync --no-children >"$TMP/backfill_pg.out" 2>&1 </dev/null
+  PG_RC=$?
+  PG_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+  PG_MIRRORED=$(psql -tA "$PG_DBURL" -c "SELECT COUNT(*) FROM work_plane.items WHERE item_type='issue'" 2>/dev/null)
+  psql -q "$BENCH_PG_URL" -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1
+  [ "$PG_RC" = 0 ] || { tail -3 "$TMP/backfill_pg.out"; exit 1; }
+  PGB=$(tail -n1 "$TMP/backfill_pg.out")
+  PG_RATE=$(echo "$PGB" | jget items_per_s)
+  PG_SECS=$(echo "$PGB" | jget seconds)
+  PG_STORE=$(echo "$PGB" | jget store_seconds)
+  PG_RSS=$(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$TMP/time_pg.txt")
+  PG_LINE="| PostgreSQL mirror (same upstream, fresh database): $PG_MIRRORED work items in ${PG_SECS} s, store ${PG_STORE} s, peak RSS $((PG_RSS / 1024)) MB, load after: $PG_LOAD | **$PG_RATE items/s** |"
+  echo "bench sync: PostgreSQL backfill $PG_MIRRORED work items in ${PG_SECS}s = $PG_RATE items/s (store ${PG_STORE}s), peak RSS $PG_RSS kB, load $PG_LOAD"
+fi
 
 # peer: the same pages, 8 concurrent keep-alive fetches (node), bodies read and discarded
 PAGES=$(( (ITEMS + 99) / 100 ))
 PEER_SECS=$(node "$ROOT/tests/clients/fetch_pages.mjs" "$A" bench "$P" "$KEY" "$PAGES" 8) || { echo "bench sync: peer failed"; exit 1; }
 PEER_RATE=$(node -e "console.log(Math.round(${ITEMS}/${PEER_SECS}))")
+echo "bench sync: peer (node fetch, 8 at a time) ${PEER_SECS}s = $PEER_RATE items/s"
+[ "${BENCH_ONLY_BACKFILL:-0}" = 1 ] && exit 0
 
 # ---------------------------------------------------------------- 2. incremental after 10 changes
 IDS=$(curl -sf -H "X-Api-Key: $KEY" "$S/projects/$P/work-items/?per_page=10&fields=id" | node -e '
@@ -156,6 +189,7 @@ echo "bench sync: 60/min run: $GV_REQ requests in ${GV_SECS}s ($GV_RPM/min), 429
   echo "| ratio sync / peer | $(node -e "console.log((${BF_RATE}/${PEER_RATE}).toFixed(2))") |"
   echo "| mirror side alone: work items / time spent applying pages to the store | ${BF_STORE} s = $BF_STORE_RATE items/s |"
   echo "| verify --shallow afterwards | $VERIFY |"
+  [ -n "$PG_LINE" ] && echo "$PG_LINE"
   echo
   echo "\`--no-children\`: comments, links, relations and activities are per-work-item lists in Plane's API (4"
   echo "requests per item); with them a backfill of N items costs about 4*N requests and is bound by the"
@@ -195,9 +229,9 @@ echo "bench sync: 60/min run: $GV_REQ requests in ${GV_SECS}s ($GV_RPM/min), 429
   yn() { if node -e "process.exit(($1) ? 0 : 1)"; then echo met; else echo "**not met**"; fi; }
   echo "- backfill >= 20000 items/s: $(yn "${BF_RATE} >= 20000") ($BF_RATE end to end; the mirror side alone"
   echo "  $BF_STORE_RATE items/s; the upstream alone serves $PEER_RATE items/s of these pages, so here the"
-  echo "  upstream bounds any mirror). The walk applies a batch of 8 pages (one SQLite transaction per"
-  echo "  page with its cursor, synchronous=FULL) while the next batch is fetched, so the store side sets"
-  echo "  the pace."
+  echo "  upstream bounds any mirror). The walk writes a batch of up to 32 pages (4 rounds of 8 requests;"
+  echo "  fewer for large pages) in one SQLite transaction with the cursor after its last page"
+  echo "  (synchronous=FULL), while the next batch is fetched; upstream, mirror and peer share the 2 cores."
   echo "- peak RSS < 100 MB: $(yn "${RSS_KB} < 102400") ($((RSS_KB / 1024)) MB)"
   echo "- incremental cost proportional to the changes: $IN_REQ requests for 10 changes in $ITEMS items"
   echo "- 60/min: >= 90% of the available budget: $(yn "'${GV_SHARE}' !== 'n/a' && ${GV_SHARE:-0} >= 90") ($GV_SHARE %), zero 429s: $(yn "${GV_429} == 0")"

@@ -3,6 +3,8 @@
 
 #include "core/util.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +282,13 @@ int pb_ss_refs_replace(pb_conn *c, const char *item_id, const char *kind, const 
                           p, 4, NULL, err);
     }
     return rc;
+}
+
+int pb_ss_refs_clear2(pb_conn *c, const char *item_id, const char *kind_a, const char *kind_b, pb_error *err)
+{
+    pb_val d[] = {PB_TEXT(item_id), PB_TEXT(kind_a), PB_TEXT(kind_b)};
+    return pb_conn_exec(c, "DELETE FROM work_plane.item_refs WHERE item_id = $1 AND kind IN ($2, $3)", d, 3, NULL,
+                        err);
 }
 
 int pb_ss_membership_replace(pb_conn *c, const char *kind, const char *ref_id, const char *const *issue_ids,
@@ -604,6 +613,141 @@ int pb_ss_count_live(pb_db *db, const char *ws, int64_t *count, pb_error *err)
 
 /* ---------------------------------------------------------------- governor budget */
 
+/* Budget writes while this process holds the SQLite write lock (see pb_ss_budget_hold): a
+ * budget call of another thread borrows the holder's connection at the holder's next
+ * pb_ss_budget_serve (the holder waits meanwhile, so the connection is used by one thread at a
+ * time) instead of waiting for its commit. One slot per store holding; gen changes when a
+ * hold ends, so a borrower queued on an ended hold falls back to a connection of its own. */
+typedef struct budget_hold {
+    pb_db *db; /* NULL: free */
+    pb_conn *c;
+    pthread_t th;
+    unsigned gen;
+    int waiting; /* borrowers queued */
+    int turn;    /* 0 none, 1 offered to a borrower, 2 in a borrower's use */
+} budget_hold;
+
+#define BUDGET_HOLDS 8
+static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
+static budget_hold holds[BUDGET_HOLDS];
+static atomic_int holds_waiting; /* borrowers queued anywhere: pb_ss_budget_serve's fast path */
+
+static budget_hold *hold_of_db(const pb_db *db)
+{
+    for (int i = 0; i < BUDGET_HOLDS; i++)
+        if (holds[i].db && holds[i].db == db) return &holds[i];
+    return NULL;
+}
+
+static budget_hold *hold_of_conn(const pb_conn *c)
+{
+    for (int i = 0; i < BUDGET_HOLDS; i++)
+        if (holds[i].db && holds[i].c == c) return &holds[i];
+    return NULL;
+}
+
+/* The connection for a budget statement: the holding connection when this store is held
+ * (borrowed at the holder's next serve; the holder's own thread uses it directly), else one
+ * from the pool. Pair with budget_conn_done. */
+static int budget_conn(pb_db *db, pb_conn **c, pb_error *err)
+{
+    pthread_mutex_lock(&hold_mu);
+    budget_hold *h = hold_of_db(db);
+    if (h && pthread_equal(h->th, pthread_self())) {
+        *c = h->c;
+        pthread_mutex_unlock(&hold_mu);
+        return 0;
+    }
+    if (h) {
+        unsigned gen = h->gen;
+        h->waiting++;
+        atomic_fetch_add(&holds_waiting, 1);
+        while (h->gen == gen && h->turn != 1) pthread_cond_wait(&hold_cv, &hold_mu);
+        if (h->gen == gen) {
+            h->turn = 2;
+            h->waiting--;
+            atomic_fetch_sub(&holds_waiting, 1);
+            *c = h->c;
+            pthread_mutex_unlock(&hold_mu);
+            return 0;
+        }
+        /* the hold ended without serving us (its transaction failed): wait for the lock */
+    }
+    pthread_mutex_unlock(&hold_mu);
+    return with_conn(db, c, err);
+}
+
+static void budget_conn_done(pb_db *db, pb_conn *c)
+{
+    pthread_mutex_lock(&hold_mu);
+    budget_hold *h = hold_of_conn(c);
+    if (h) {
+        if (h->turn == 2 && !pthread_equal(h->th, pthread_self())) {
+            h->turn = 0;
+            pthread_cond_broadcast(&hold_cv);
+        }
+        pthread_mutex_unlock(&hold_mu);
+        return; /* the holder's connection stays with the holder */
+    }
+    pthread_mutex_unlock(&hold_mu);
+    pb_db_release(db, c);
+}
+
+void pb_ss_budget_hold(pb_conn *c)
+{
+    pb_db *db = pb_conn_db(c);
+    if (pb_db_backend(db) != PB_DB_SQLITE) return;
+    pthread_mutex_lock(&hold_mu);
+    if (!hold_of_db(db))
+        for (int i = 0; i < BUDGET_HOLDS; i++)
+            if (!holds[i].db) {
+                holds[i].db = db;
+                holds[i].c = c;
+                holds[i].th = pthread_self();
+                holds[i].waiting = 0;
+                holds[i].turn = 0;
+                break;
+            }
+    pthread_mutex_unlock(&hold_mu);
+}
+
+/* Lends c to every queued borrower in turn; caller holds hold_mu. */
+static void hold_serve_locked(budget_hold *h)
+{
+    while (h->waiting > 0) {
+        h->turn = 1;
+        pthread_cond_broadcast(&hold_cv);
+        while (h->turn != 0) pthread_cond_wait(&hold_cv, &hold_mu);
+    }
+}
+
+void pb_ss_budget_serve(pb_conn *c)
+{
+    if (atomic_load(&holds_waiting) == 0) return;
+    pthread_mutex_lock(&hold_mu);
+    budget_hold *h = hold_of_conn(c);
+    if (h && pthread_equal(h->th, pthread_self())) hold_serve_locked(h);
+    pthread_mutex_unlock(&hold_mu);
+}
+
+void pb_ss_budget_release(pb_conn *c, int ok)
+{
+    pthread_mutex_lock(&hold_mu);
+    budget_hold *h = hold_of_conn(c);
+    if (h && pthread_equal(h->th, pthread_self())) {
+        if (ok) hold_serve_locked(h);
+        atomic_fetch_sub(&holds_waiting, h->waiting);
+        h->waiting = 0;
+        h->turn = 0;
+        h->gen++;
+        h->db = NULL;
+        h->c = NULL;
+        pthread_cond_broadcast(&hold_cv);
+    }
+    pthread_mutex_unlock(&hold_mu);
+}
+
 int pb_ss_budget_get(pb_db *db, const char *key, pb_ss_budget *out, pb_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -643,18 +787,24 @@ int pb_ss_budget_put(pb_db *db, const char *key, const pb_ss_budget *b, int64_t 
                      pb_error *err)
 {
     pb_conn *c = NULL;
-    int rc = with_conn(db, &c, err);
+    int rc = budget_conn(db, &c, err); /* no wait for this process's own write transaction */
     if (rc) return rc;
     pb_val p[] = {PB_TEXT(key),          PB_INT(b->lim),        PB_INT(b->remaining), PB_INT(b->reset_at),
-                  PB_INT(b->blocked_until), PB_INT(b->observed_at), PB_INT(add_requests), PB_INT(add_throttled)};
+                  PB_INT(b->blocked_until), PB_INT(b->observed_at), PB_INT(add_requests), PB_INT(add_throttled),
+                  PB_INT(b->accept ? 1 : 0), PB_INT(pb_now_us())};
     rc = pb_conn_exec(c,
                       "INSERT INTO ops.sync_budget (upstream_key, lim, remaining, reset_at, blocked_until, "
                       "observed_at, requests, throttled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
                       "ON CONFLICT (upstream_key) DO UPDATE SET "
                       "lim = CASE WHEN excluded.observed_at >= ops.sync_budget.observed_at THEN excluded.lim ELSE "
                       "ops.sync_budget.lim END, "
-                      "remaining = CASE WHEN excluded.observed_at >= ops.sync_budget.observed_at THEN "
-                      "excluded.remaining ELSE ops.sync_budget.remaining END, "
+                      "remaining = CASE WHEN $9 = 1 AND ops.sync_budget.remaining <= 0 AND ops.sync_budget.reset_at <= $10 AND "
+                      "excluded.observed_at >= "
+                      "ops.sync_budget.observed_at THEN excluded.remaining WHEN ops.sync_budget.remaining < 0 AND "
+                      "excluded.observed_at >= "
+                      "ops.sync_budget.observed_at THEN excluded.remaining WHEN excluded.remaining >= 0 AND "
+                      "excluded.remaining < ops.sync_budget.remaining THEN excluded.remaining ELSE "
+                      "ops.sync_budget.remaining END, "
                       "reset_at = CASE WHEN excluded.observed_at >= ops.sync_budget.observed_at THEN "
                       "excluded.reset_at ELSE ops.sync_budget.reset_at END, "
                       "blocked_until = CASE WHEN excluded.blocked_until > ops.sync_budget.blocked_until THEN "
@@ -662,9 +812,62 @@ int pb_ss_budget_put(pb_db *db, const char *key, const pb_ss_budget *b, int64_t 
                       "observed_at = CASE WHEN excluded.observed_at > ops.sync_budget.observed_at THEN "
                       "excluded.observed_at ELSE ops.sync_budget.observed_at END, "
                       "requests = ops.sync_budget.requests + excluded.requests, "
-                      "throttled = ops.sync_budget.throttled + excluded.throttled",
-                      p, 8, NULL, err);
-    pb_db_release(db, c);
+                      "throttled = ops.sync_budget.throttled + excluded.throttled, "
+                      "probe_until = CASE WHEN $9 = 1 THEN 0 ELSE ops.sync_budget.probe_until END",
+                      p, 10, NULL, err);
+    budget_conn_done(db, c);
+    return rc;
+}
+
+int pb_ss_budget_probe(pb_db *db, const char *key, int64_t now, int64_t until, int *granted, pb_error *err)
+{
+    *granted = 0;
+    pb_conn *c = NULL;
+    pb_rows *r = NULL;
+    int rc = budget_conn(db, &c, err);
+    if (rc) return rc;
+    pb_val p[] = {PB_TEXT(key), PB_INT(now), PB_INT(until)};
+    rc = pb_conn_query(c,
+                       "INSERT INTO ops.sync_budget (upstream_key, probe_until) VALUES ($1, $3) ON CONFLICT "
+                       "(upstream_key) DO UPDATE SET probe_until = $3 WHERE ops.sync_budget.probe_until <= $2 "
+                       "RETURNING probe_until",
+                       p, 3, &r, err);
+    if (!rc) {
+        int more = pb_rows_next(r);
+        if (more == 1) *granted = 1;
+        else if (more < 0) rc = pb_error_set(err, PB_ESTORE, "budget probe failed");
+    }
+    pb_rows_free(r);
+    budget_conn_done(db, c);
+    return rc;
+}
+
+int pb_ss_budget_take(pb_db *db, const char *key, int n, int *granted, int64_t *reset_at, pb_error *err)
+{
+    *granted = 0;
+    *reset_at = 0;
+    pb_conn *c = NULL;
+    pb_rows *r = NULL;
+    int rc = budget_conn(db, &c, err); /* no wait for this process's own write transaction */
+    if (rc) return rc;
+    pb_val p[] = {PB_TEXT(key), PB_INT(n)};
+    /* every SET expression sees the old row: last_grant = min(n, remaining) */
+    rc = pb_conn_query(c,
+                       "UPDATE ops.sync_budget SET last_grant = CASE WHEN remaining >= $2 THEN $2 WHEN remaining > 0 "
+                       "THEN remaining ELSE 0 END, remaining = CASE WHEN remaining >= $2 THEN remaining - $2 WHEN "
+                       "remaining > 0 THEN 0 ELSE remaining END WHERE upstream_key = $1 RETURNING last_grant, reset_at",
+                       p, 2, &r, err);
+    if (!rc) {
+        int more = pb_rows_next(r);
+        if (more == 1) {
+            *granted = (int)pb_rows_int(r, 0);
+            *reset_at = pb_rows_int(r, 1);
+        } else if (more < 0) {
+            rc = pb_error_set(err, PB_ESTORE, "budget reservation failed");
+        }
+    }
+    pb_rows_free(r);
+    budget_conn_done(db, c);
     return rc;
 }
 

@@ -95,6 +95,10 @@ int pb_ss_upsert_project(pb_conn *c, const pb_ss_project *p, int *changed, pb_er
 /* Replaces the refs of one kind of an item (assignee, label). */
 int pb_ss_refs_replace(pb_conn *c, const char *item_id, const char *kind, const char *const *ids, size_t n,
                        int64_t now, pb_error *err);
+/* Removes the refs of two kinds of an item in one statement: the same as pb_ss_refs_replace
+ * with no ids for each kind (a mirrored work item without assignees and labels: one statement
+ * instead of two). */
+int pb_ss_refs_clear2(pb_conn *c, const char *item_id, const char *kind_a, const char *kind_b, pb_error *err);
 /* Replaces the members (issues) of a cycle/module: kind "cycle" | "module". */
 int pb_ss_membership_replace(pb_conn *c, const char *kind, const char *ref_id, const char *const *issue_ids,
                              size_t n, int64_t now, pb_error *err);
@@ -149,6 +153,10 @@ typedef struct pb_ss_budget {
     int64_t blocked_until;
     int64_t observed_at;
     int64_t requests, throttled;
+    int accept; /* put: the answer of a probe: replaces remaining when the stored window is
+                 * spent (remaining 0) and has ended (reset_at passed), or is unknown; otherwise
+                 * an answer only lowers remaining, since it does not count the requests other
+                 * processes reserved and have in flight */
 } pb_ss_budget;
 /* PB_ENOTFOUND when there is no row yet. */
 int pb_ss_budget_get(pb_db *db, const char *key, pb_ss_budget *out, pb_error *err);
@@ -156,5 +164,36 @@ int pb_ss_budget_get(pb_db *db, const char *key, pb_ss_budget *out, pb_error *er
  * request/throttle counters either way. */
 int pb_ss_budget_put(pb_db *db, const char *key, const pb_ss_budget *b, int64_t add_requests, int64_t add_throttled,
                      pb_error *err);
+/* Reserves up to n requests of key's shared budget (processes on one store): *granted gets
+ * min(n, remaining) and remaining goes down by it, atomically. *granted = 0 when the budget is
+ * spent or unknown (no row, or remaining < 0); *reset_at then gets the stored window end
+ * (0 without a row). */
+int pb_ss_budget_take(pb_db *db, const char *key, int n, int *granted, int64_t *reset_at, pb_error *err);
+/* The right to send the probe that opens key's next window, for processes sharing the store:
+ * *granted = 1 for one caller until `until` (or until a probe's answer is put with accept),
+ * 0 while another holds it. Creates the row when there is none. */
+int pb_ss_budget_probe(pb_db *db, const char *key, int64_t now, int64_t until, int *granted, pb_error *err);
+
+/* Budget writes during a long write transaction (SQLite). SQLite has one writer: while a
+ * thread of this process holds the write lock in a long transaction (a batch of backfill
+ * pages), pb_ss_budget_take/_put called by another thread (the governor, reserving the
+ * requests of the next pages' fetch) would wait for its commit, and the fetch with it.
+ * Between pb_ss_budget_hold(c) (right after pb_conn_begin_write) and pb_ss_budget_release(c),
+ * those calls on c's store borrow c instead: the holder lends it at its next
+ * pb_ss_budget_serve(c) (call it between rows; it waits while a borrower runs its one
+ * statement) and at release. The same statements run in the same order, inside the holder's
+ * transaction; no other process can write the row meanwhile (the holder has the lock), so the
+ * row ends as if they had waited, and other processes see it at the holder's commit. Release
+ * with ok=1 right before committing (serves whoever is queued); ok=0 when the transaction will
+ * be rolled back: queued callers then take a connection of their own and wait for the lock as
+ * before. A reservation made in a transaction that then fails to commit is lost from the
+ * shared row (other processes see a larger budget until the next observation; the upstream's
+ * 429 stays the backstop). Every hold must be released by the same thread, and the holder
+ * must not wait for a thread that may call pb_ss_budget_* while it holds. No-op on PostgreSQL
+ * (the budget row is locked by its own statement only). At most 8 stores held at once; past
+ * that hold does nothing (callers wait as before). */
+void pb_ss_budget_hold(pb_conn *c);
+void pb_ss_budget_serve(pb_conn *c);
+void pb_ss_budget_release(pb_conn *c, int ok);
 
 #endif

@@ -27,8 +27,14 @@ struct pb_gov {
     int64_t requests, throttled, waited_us;
     int64_t last_pull_us, last_push_us;
     int64_t unpushed_requests, unpushed_throttled;
+    int push_accept; /* the next push carries a probe's answer (a new window) */
+    int tokens;      /* reserved in the shared ledger, not yet spent by this process */
+    int64_t probe_lease_until; /* this process holds the shared probe right until then */
     struct pb_gov *next;
 };
+
+/* How long the shared right to probe lasts when its probe gets no answer that opens a window. */
+#define PROBE_LEASE_US 10000000LL
 
 static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static pb_gov *g_reg;
@@ -170,6 +176,8 @@ static void push_shared(pb_gov *g, int force)
     b.reset_at = g->reset_at_us;
     b.blocked_until = g->blocked_until_us;
     b.observed_at = g->observed_at_us;
+    b.accept = g->push_accept;
+    g->push_accept = 0;
     addr = g->unpushed_requests;
     addt = g->unpushed_throttled;
     g->unpushed_requests = g->unpushed_throttled = 0;
@@ -203,8 +211,76 @@ int pb_gov_acquire(pb_gov *g, int want, volatile int *stop)
         int k = pb_gov_decide(g->remaining, g->in_flight, g->max_parallel, want, now, g->reset_at_us,
                               g->blocked_until_us, &wait_us);
         if (k > 0) {
-            if (g->remaining <= 0 && g->remaining != -1 && g->in_flight == 0) g->remaining = -1; /* probing */
+            int probe = g->remaining == -1 || (g->remaining <= 0 && g->in_flight == 0);
+            if (probe && g->db && g->probe_lease_until <= now) {
+                /* One process probes for everyone sharing the store; the others adopt its
+                 * answer from the shared row (pull_shared) instead of probing too. */
+                int was = g->remaining, ok = 0;
+                g->in_flight += k;
+                pthread_mutex_unlock(&g->mu);
+                pb_error perr = {0};
+                int prc = pb_ss_budget_probe(g->db, g->key, now, now + PROBE_LEASE_US, &ok, &perr);
+                pthread_mutex_lock(&g->mu);
+                g->in_flight -= k;
+                if (prc || !ok) {
+                    g->remaining = was;
+                    g->last_pull_us = 0; /* read the row at once next time */
+                    timed_wait(g, 200000);
+                    pthread_mutex_unlock(&g->mu);
+                    continue;
+                }
+                g->probe_lease_until = now + PROBE_LEASE_US;
+            }
+            if (probe) {
+                g->remaining = -1;
+                g->tokens = 0; /* reserved in a window that has ended */
+            }
+            /* Across processes the store's ledger decides (a probe needs no grant: it opens a
+             * new window). Not for an upstream that announces no limit. */
+            int ledger = g->db && !probe && g->remaining < (1 << 30);
             g->in_flight += k;
+            pthread_mutex_unlock(&g->mu);
+            if (ledger) {
+                /* Spend this process's reserved tokens first; reserve what is missing plus a
+                 * small block (a twentieth of the limit, at most 64), so a long walk writes the
+                 * ledger a few times per window, not once per request. */
+                pthread_mutex_lock(&g->mu);
+                int have = g->tokens < k ? g->tokens : k;
+                g->tokens -= have;
+                int block = g->limit > 0 ? g->limit / 20 : 0;
+                if (block > 64) block = 64;
+                pthread_mutex_unlock(&g->mu);
+                int got = 0, trc = 0;
+                int64_t reset_at = 0;
+                pb_error err = {0};
+                if (have < k) trc = pb_ss_budget_take(g->db, g->key, k - have + block, &got, &reset_at, &err);
+                pthread_mutex_lock(&g->mu);
+                if (trc) {
+                    /* no reservation, no request: try again shortly (stop is honoured) */
+                    PB_LOG(PB_LOG_DEBUG, "sync budget reservation failed", PB_LS("error", err.msg));
+                    g->tokens += have;
+                    g->in_flight -= k;
+                    pthread_cond_broadcast(&g->cv);
+                    timed_wait(g, 200000);
+                    pthread_mutex_unlock(&g->mu);
+                    continue;
+                }
+                int total = have + got, grant = total < k ? total : k;
+                g->tokens += total - grant;
+                g->in_flight -= k - grant;
+                if (grant == 0) {
+                    /* other processes spent it: wait for the window they saw, then probe */
+                    g->remaining = 0;
+                    if (reset_at > g->reset_at_us) g->reset_at_us = reset_at;
+                    pthread_cond_broadcast(&g->cv);
+                    timed_wait(g, g->reset_at_us - now);
+                    pthread_mutex_unlock(&g->mu);
+                    continue;
+                }
+                pthread_mutex_unlock(&g->mu);
+                k = grant;
+            }
+            pthread_mutex_lock(&g->mu);
             g->waited_us += (pb_mono_ms() - t0) * 1000;
             pthread_mutex_unlock(&g->mu);
             return k;
@@ -228,6 +304,7 @@ void pb_gov_done(pb_gov *g, int status, int remaining, int limit, int64_t reset_
         int64_t until = now + (int64_t)(retry_after_s > 0 ? retry_after_s : 60) * 1000000;
         if (until > g->blocked_until_us) g->blocked_until_us = until;
         g->remaining = 0;
+        g->tokens = 0;
         g->reset_at_us = g->blocked_until_us;
         g->observed_at_us = now;
         force = 1;
@@ -237,7 +314,17 @@ void pb_gov_done(pb_gov *g, int status, int remaining, int limit, int64_t reset_
          * the budget only goes down. It goes up again only through the probe after the reset
          * (remaining -1), which accepts whatever the upstream says. Refills of a token bucket
          * are left unused until then: safe, and a long walk still uses every whole window. */
+        if (g->remaining < 0) {
+            g->push_accept = 1; /* a probe's answer: the shared row takes it as the new window */
+            g->probe_lease_until = 0; /* and the put releases the shared probe right */
+            force = 1;
+        }
         if (g->remaining < 0 || g->remaining >= (1 << 30) || remaining < g->remaining) g->remaining = remaining;
+        /* Reserved tokens never exceed what the upstream still allows after the requests in
+         * flight: when its window runs out, tokens held from it are void (they would be spent
+         * in the next window on top of what others reserve there). */
+        int cap = remaining - g->in_flight;
+        if (g->tokens > (cap > 0 ? cap : 0)) g->tokens = cap > 0 ? cap : 0;
         g->observed_at_us = now;
         if (reset_s > 0 && reset_s * 1000000 > g->reset_at_us) g->reset_at_us = reset_s * 1000000;
         if (limit > 0)

@@ -11,9 +11,12 @@
  *   - at remaining 0 it waits for X-RateLimit-Reset, then probes again: a long walk uses the
  *     whole window (about limit per limit+1 seconds) and never provokes a 429 by itself;
  *   - a 429 blocks every caller until Retry-After (default 60 s).
- * With a store (db non-NULL) the latest observation and any 429 block are also written to
- * ops.sync_budget and adopted from it when another process observed later, so several
- * processes on one PostgreSQL share one budget. Thread-safe. */
+ * With a store (db non-NULL) several processes on it share one budget: observations and any
+ * 429 block are written to ops.sync_budget and adopted from it when another process observed
+ * later, and every request of a metered upstream (one that announces X-RateLimit-Remaining) is
+ * first reserved there (pb_ss_budget_take), so processes never spend the same remaining
+ * requests twice. A refused reservation waits for the row's reset like remaining 0; a failed
+ * one (store unreachable) retries every 200 ms, sending nothing meanwhile. Thread-safe. */
 #ifndef PB_SYNC_GOVERNOR_H
 #define PB_SYNC_GOVERNOR_H
 

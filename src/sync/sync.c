@@ -331,7 +331,12 @@ static int apply_one(run *r, pb_conn *c, const char *item_type, const char *proj
         if (!rc && changed && strcmp(item_type, "issue") == 0) {
             const char *kinds[2] = {"assignees", "labels"};
             const char *refk[2] = {"assignee", "label"};
-            for (int k = 0; !rc && k < 2; k++) {
+            const cJSON *as = cJSON_GetObjectItemCaseSensitive(o, kinds[0]);
+            const cJSON *ls = cJSON_GetObjectItemCaseSensitive(o, kinds[1]);
+            int both_empty = cJSON_IsArray(as) && !as->child && cJSON_IsArray(ls) && !ls->child;
+            /* most work items have neither: both kinds cleared in one statement */
+            if (both_empty) rc = pb_ss_refs_clear2(c, id, refk[0], refk[1], err);
+            for (int k = 0; !rc && !both_empty && k < 2; k++) {
                 const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, kinds[k]);
                 if (!cJSON_IsArray(arr)) continue;
                 const char *ids[256];
@@ -786,35 +791,73 @@ out:
 
 /* ---------------------------------------------------------------- work items */
 
-/* Applies one page of issues; commits it with the cursor. *min_updated gets the oldest
- * updated_at of the page; changed ids (updated_at >= since) are added to changed. */
-static int apply_issue_page(run *r, const char *project_id, cJSON *rows, const pb_ss_cursor *cur_after,
-                            int64_t since, int64_t *min_updated, int64_t *max_updated, idset *changed,
-                            pb_error *err)
+/* The write transaction of one or more pages of issues: page_tx_begin, page_tx_rows per page,
+ * page_tx_end commits them together with the cursor that covers exactly those pages (or rolls
+ * everything back when rc is set). */
+typedef struct page_tx {
+    pb_conn *c;
+    int64_t t0;
+} page_tx;
+
+static int page_tx_begin(run *r, page_tx *t, pb_error *err)
 {
-    pb_conn *c = NULL;
-    int64_t t0 = pb_mono_ns();
-    int rc = pb_db_acquire(r->db, &c, err);
-    if (!rc) rc = pb_conn_begin_write(c, err);
+    t->c = NULL;
+    t->t0 = pb_mono_ns();
+    int rc = pb_db_acquire(r->db, &t->c, err);
+    if (!rc) rc = pb_conn_begin_write(t->c, err);
+    /* the governor's budget writes for the next pages' fetch go through this transaction
+     * instead of waiting for its commit (served between rows, see pb_ss_budget_hold) */
+    if (!rc) pb_ss_budget_hold(t->c);
+    return rc;
+}
+
+/* Applies one page of issues inside t. *min_updated gets the oldest updated_at of the page;
+ * changed ids (updated_at > since, or rows written) are added to changed. */
+static int page_tx_rows(run *r, page_tx *t, const char *project_id, cJSON *rows, int64_t since,
+                        int64_t *min_updated, int64_t *max_updated, idset *changed, pb_error *err)
+{
+    int rc = 0;
     cJSON *x;
     cJSON_ArrayForEach(x, rows)
     {
-        if (rc) break;
         pb_sync_normalize(x);
         int64_t u = jtime(x, "updated_at");
         if (min_updated && (*min_updated == 0 || u < *min_updated)) *min_updated = u;
         if (max_updated && u > *max_updated) *max_updated = u;
         int64_t before = r->rep.written;
-        rc = apply_one(r, c, "issue", project_id, NULL, x, err);
+        rc = apply_one(r, t->c, "issue", project_id, NULL, x, err);
+        if (rc) break;
+        pb_ss_budget_serve(t->c);
         if (changed && (u > since || r->rep.written > before)) idset_add(changed, jstr(x, "id"));
     }
-    if (!rc && r->counts_dirty) rc = pb_mirror_invalidate_project_counts(c, project_id, err);
-    r->counts_dirty = 0;
-    if (!rc && cur_after) rc = pb_ss_cursor_put(c, r->ws, "issues", project_id, cur_after, pb_now_us(), err);
-    if (!rc) rc = pb_conn_commit(c, err);
-    pb_db_release(r->db, c);
-    r->rep.store_seconds += (double)(pb_mono_ns() - t0) / 1e9;
     return rc;
+}
+
+/* Ends t: with rc == 0 resets the cached counts when a row changed, writes cur_after (when
+ * given) and commits; otherwise rolls back. Returns the first error. */
+static int page_tx_end(run *r, page_tx *t, const char *project_id, const pb_ss_cursor *cur_after, int rc,
+                       pb_error *err)
+{
+    if (!rc && r->counts_dirty) rc = pb_mirror_invalidate_project_counts(t->c, project_id, err);
+    r->counts_dirty = 0;
+    if (!rc && cur_after) rc = pb_ss_cursor_put(t->c, r->ws, "issues", project_id, cur_after, pb_now_us(), err);
+    if (t->c) pb_ss_budget_release(t->c, !rc);
+    if (!rc) rc = pb_conn_commit(t->c, err);
+    pb_db_release(r->db, t->c); /* rolls back a transaction left open */
+    t->c = NULL;
+    r->rep.store_seconds += (double)(pb_mono_ns() - t->t0) / 1e9;
+    return rc;
+}
+
+/* Applies one page of issues; commits it with the cursor (see page_tx_rows). */
+static int apply_issue_page(run *r, const char *project_id, cJSON *rows, const pb_ss_cursor *cur_after,
+                            int64_t since, int64_t *min_updated, int64_t *max_updated, idset *changed,
+                            pb_error *err)
+{
+    page_tx t;
+    int rc = page_tx_begin(r, &t, err);
+    if (!rc) rc = page_tx_rows(r, &t, project_id, rows, since, min_updated, max_updated, changed, err);
+    return page_tx_end(r, &t, project_id, cur_after, rc, err);
 }
 
 static int issue_rows(pb_up_result *res, cJSON **rows, int64_t *total_pages, int64_t *total)
@@ -834,6 +877,8 @@ static void issue_page_path(run *r, const char *project_id, int64_t page, const 
              r->per_page, r->per_page, (long long)page, extra ? extra : "");
 }
 
+#define PREFETCH_MAX 32 /* pages in one batch */
+
 /* One batch of backfill pages, fetched by a helper thread while the previous batch is
  * written (pb_up is used by one thread at a time: while a prefetch runs, only it touches up). */
 typedef struct prefetch {
@@ -844,9 +889,9 @@ typedef struct prefetch {
     int n;
     int rc;
     pb_error err;
-    char paths[16][512];
-    const char *pp[16];
-    pb_up_result res[16];
+    char paths[PREFETCH_MAX][512];
+    const char *pp[PREFETCH_MAX];
+    pb_up_result res[PREFETCH_MAX];
 } prefetch;
 
 static void *prefetch_main(void *arg)
@@ -892,13 +937,39 @@ static void prefetch_join(run *r, prefetch *f)
 
 static void prefetch_clear(prefetch *f)
 {
-    for (int i = 0; i < 16; i++) pb_up_result_clear(&f->res[i]);
+    for (int i = 0; i < PREFETCH_MAX; i++) pb_up_result_clear(&f->res[i]);
     f->n = 0;
 }
 
-/* Backfill: pages from cur->next_page, fetched `parallel` at a time and committed in order,
- * each page in one transaction with the cursor that covers it. While a batch is written, the
- * next batch is fetched by a helper thread (same governor, same parallelism: one batch in
+/* Pages per backfill batch, fetched `parallel` at a time by one pb_up_get_many and written in
+ * one transaction: four rounds of requests, fewer when BATCH_BYTES of answers would not hold
+ * them at the page size seen so far (parsed rows take several times their JSON; two batches
+ * are alive at once, the one being written and the one being fetched), at least `parallel`
+ * (one round), at most PREFETCH_MAX. A kill -9 loses at most the batch in flight.
+ * Fewer, larger transactions: fewer fsyncs, and the pages of the id index (random uuids, a
+ * rewrite of most of its pages per transaction) are written once per batch. */
+#define BATCH_BYTES (4 << 20)
+
+/* Answer bytes per page since st0, over `pages` pages (0 when none yet). */
+static int64_t page_bytes(run *r, const pb_up_stats *st0, int64_t pages)
+{
+    pb_up_stats st;
+    pb_up_stats_get(r->up, &st);
+    return pages > 0 ? (st.bytes - st0->bytes) / pages : 0;
+}
+
+static int backfill_pages(const run *r, int64_t bytes_per_page)
+{
+    int64_t n = 4 * (int64_t)r->parallel;
+    if (bytes_per_page > 0 && n * bytes_per_page > BATCH_BYTES) n = BATCH_BYTES / bytes_per_page;
+    if (n < r->parallel) n = r->parallel;
+    return n > PREFETCH_MAX ? PREFETCH_MAX : (int)n;
+}
+
+/* Backfill: pages from cur->next_page in batches (backfill_pages), fetched `parallel` at a
+ * time and committed in order, each batch in one transaction with the cursor after its last
+ * page (so the committed cursor covers exactly the committed pages). While a batch is written,
+ * the next batch is fetched by a helper thread (same governor, same parallelism: one batch in
  * flight at a time); it is started only when the current batch is complete and not the last,
  * and its results are dropped if writing fails or the walk ends, so the cursor never moves
  * past a page that is not committed. */
@@ -915,10 +986,15 @@ static int issues_backfill(run *r, const char *project_id, pb_ss_cursor *cur, pb
     }
     prefetch *curf = fa, *nextf = fb;
     int have = 0; /* curf holds the fetched batch starting at cur->next_page */
+    /* the size of the pages (answer bytes per page so far) sizes the batches; up's stats are
+     * read only while no prefetch runs (the fetch thread owns up meanwhile) */
+    pb_up_stats st0;
+    pb_up_stats_get(r->up, &st0);
+    int64_t fetched = 0;
     for (;;) {
         int64_t first = cur->next_page;
         if (!have) {
-            int batch = total_pages < 0 ? 1 : r->parallel;
+            int batch = total_pages < 0 ? 1 : backfill_pages(r, page_bytes(r, &st0, fetched));
             if (total_pages >= 0 && first + batch > total_pages) batch = (int)(total_pages - first);
             if (batch <= 0) break;
             prefetch_setup(r, project_id, curf, first, batch);
@@ -926,6 +1002,7 @@ static int issues_backfill(run *r, const char *project_id, pb_ss_cursor *cur, pb
         }
         have = 0;
         int batch = curf->n;
+        fetched += batch;
         rc = curf->rc;
         if (rc && err) *err = curf->err;
         /* look ahead: the batch is complete (every page answered, full) -> fetch the next one */
@@ -940,20 +1017,26 @@ static int issues_backfill(run *r, const char *project_id, pb_ss_cursor *cur, pb
         }
         if (complete && total_pages >= 0) {
             int64_t nfirst = first + batch;
-            int nb = r->parallel;
+            int nb = backfill_pages(r, page_bytes(r, &st0, fetched));
             if (nfirst + nb > total_pages) nb = (int)(total_pages - nfirst);
             if (nb > 0) {
                 prefetch_setup(r, project_id, nextf, nfirst, nb);
                 prefetch_start(r, nextf);
             }
         }
-        int stop = 0;
+        /* The batch's pages in one write transaction (one fsync for them all), committed with
+         * the cursor after the last of them: the cursor never covers an uncommitted page. An
+         * unusable page ends the batch: the pages before it are committed, then the error. */
+        int stop = 0, applied = 0, bad = -1;
+        pb_ss_cursor next = *cur;
+        next.watermark_ids = NULL;
+        page_tx tx = {0};
+        if (!rc) rc = page_tx_begin(r, &tx, err);
         for (int i = 0; !rc && i < batch && !stop; i++) {
             cJSON *rows = NULL;
             int64_t tp = -1, tc = 0;
             if (issue_rows(&curf->res[i], &rows, &tp, &tc)) {
-                rc = pb_error_set(err, PB_EUPSTREAM, "work-item page %lld: %s", (long long)(first + i),
-                                  curf->res[i].error[0] ? curf->res[i].error : "unexpected answer");
+                bad = i;
                 break;
             }
             if (tp >= 0) total_pages = tp;
@@ -961,8 +1044,6 @@ static int issues_backfill(run *r, const char *project_id, pb_ss_cursor *cur, pb
                 r->pr.total_estimate += tc - (first > 0 ? first * r->per_page : 0);
                 counted = 1;
             }
-            pb_ss_cursor next = *cur;
-            next.watermark_ids = NULL;
             if (first + i == 0 && rows->child) next.watermark = jtime(rows->child, "updated_at"); /* start */
             next.next_page = first + i + 1;
             pb_strlcpy(next.phase, "backfill", sizeof next.phase);
@@ -973,13 +1054,19 @@ static int issues_backfill(run *r, const char *project_id, pb_ss_cursor *cur, pb
                 next.reconciled_at = pb_now_us(); /* a complete walk: as good as a reconciliation */
                 stop = 1;
             }
-            rc = apply_issue_page(r, project_id, rows, &next, 0, NULL, NULL, NULL, err);
-            if (!rc) {
-                cur->watermark = next.watermark;
-                cur->next_page = next.next_page;
-                pb_strlcpy(cur->phase, next.phase, sizeof cur->phase);
-            }
+            rc = page_tx_rows(r, &tx, project_id, rows, 0, NULL, NULL, NULL, err);
+            if (!rc) applied++;
             progress(r, "issues", 0);
+        }
+        if (tx.c) rc = page_tx_end(r, &tx, project_id, applied ? &next : NULL, rc, err);
+        if (!rc && applied) {
+            cur->watermark = next.watermark;
+            cur->next_page = next.next_page;
+            pb_strlcpy(cur->phase, next.phase, sizeof cur->phase);
+        }
+        if (!rc && bad >= 0) {
+            rc = pb_error_set(err, PB_EUPSTREAM, "work-item page %lld: %s", (long long)(first + bad),
+                              curf->res[bad].error[0] ? curf->res[bad].error : "unexpected answer");
         }
         prefetch_clear(curf);
         if (nextf->n > 0) {
@@ -1061,7 +1148,7 @@ static void query_escape(const char *in, char *out, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
-    for (; *in && o + 4 < n; in++) {
+    for (; *in && o + 3 < n; in++) {
         unsigned char ch = (unsigned char)*in;
         if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
             ch == '.' || ch == '_' || ch == '~') {
@@ -1107,8 +1194,14 @@ static int issue_recheck(run *r, const char *project_id, const char *id, pb_erro
         c = NULL;
         cJSON *raw = !rc && old.raw ? cJSON_Parse(old.raw) : NULL;
         const char *xid = raw ? jstr(raw, "external_id") : NULL, *xsrc = raw ? jstr(raw, "external_source") : NULL;
-        if (xid && xsrc && *xid && *xsrc) {
-            char ex[3 * 256 + 1], es[3 * 256 + 1], p[2048];
+        /* Plane's external_id/external_source are at most 255 characters (1020 UTF-8 bytes);
+         * anything longer cannot be looked up whole, and a cut one could answer 404 for a live
+         * item, so it is not asked: the row stays as it is. */
+        size_t lx = xid ? strlen(xid) : 0, ls = xsrc ? strlen(xsrc) : 0;
+        if (lx > 1020 || ls > 1020) {
+            res.status = 0;
+        } else if (lx && ls) {
+            char ex[3 * 1020 + 1], es[3 * 1020 + 1], p[6400];
             query_escape(xid, ex, sizeof ex);
             query_escape(xsrc, es, sizeof es);
             snprintf(p, sizeof p, "projects/%s/work-items/?external_id=%s&external_source=%s", project_id, ex, es);
@@ -1136,7 +1229,10 @@ static int issue_recheck(run *r, const char *project_id, const char *id, pb_erro
             if (!rc && r->counts_dirty) rc = pb_mirror_invalidate_project_counts(c, project_id, err);
             r->counts_dirty = 0;
         }
-    } /* any other answer: leave the row as it is; the next reconciliation asks again */
+    } else if (!rc) { /* any other answer: leave the row as it is; the next reconciliation asks again */
+        PB_LOG(PB_LOG_WARN, "sync: work item not re-read", PB_LS("workspace", r->ws), PB_LS("id", id),
+               PB_LI("status", res.status));
+    }
     if (!rc) rc = pb_conn_commit(c, err);
     if (rc && c) pb_conn_rollback(c);
     if (c) pb_db_release(r->db, c);

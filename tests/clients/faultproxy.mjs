@@ -16,6 +16,9 @@
 //   reset     destroys the client socket without an answer (connection reset)
 //   truncate  forwards the upstream answer but sends only half the body, then closes
 //   tz        (always, not probabilistic) rewrites every ISO timestamp in JSON bodies to +05:30
+// "hide_paths": ["/archived-"] (always, not probabilistic) answers 404 with Plane's body for any
+// path containing one of the strings: an upstream that does not route them (Plane CE's v1 has
+// no archived-work-items/ routes).
 import http from "node:http";
 
 const args = process.argv.slice(2);
@@ -72,6 +75,11 @@ const server = http.createServer((req, res) => {
     }
     stats.requests++;
     if (stats.urls.length < 200000) stats.urls.push(req.url);
+    if ((cfg.hide_paths || []).some((h) => req.url.includes(h))) {
+      stats.statuses[404] = (stats.statuses[404] || 0) + 1;
+      res.writeHead(404, { "content-type": "application/json" });
+      return res.end('{"error":"The requested resource does not exist."}');
+    }
     const fault = pickFault();
     if (fault) count(fault);
     if (fault === "429") {

@@ -200,6 +200,20 @@ sync_ok b --workspace acme --reconcile >/dev/null
 check archived_then_deleted test -n "$(sq b "SELECT deleted_at FROM work_plane_items WHERE plane_id='$ARC' AND deleted_at IS NOT NULL")"
 check archived_then_deleted_event test "$(sq b "SELECT COUNT(*) FROM ops_outbox WHERE type='issue.deleted' AND object_id='$ARC'")" = 1
 check verify_after_archived_delete verify_100 b acme
+# an upstream without the archived routes (Plane CE v1): an archived issue with an external id
+# is found by the external-id lookup (which searches archived issues too) and recorded archived
+fault '{"modes":[],"hide_paths":["/archived-"]}'
+ARC3=$(sq b "SELECT plane_id FROM work_plane_items WHERE item_type='issue' AND project_id='$PID_P' AND deleted_at IS NULL AND archived_at IS NULL AND plane_id <> '$ISS' LIMIT 1")
+curl -s -o /dev/null -X PATCH -H "X-Api-Key: $AKEY" -H 'Content-Type: application/json' \
+  -d "{\"state\":\"$DONE\",\"external_source\":\"jira\",\"external_id\":\"ARC 3/é\"}" \
+  "$A/api/v1/workspaces/acme/projects/$PID_P/work-items/$ARC3/"
+sync_ok b --workspace acme >/dev/null
+curl -s -o /dev/null -X POST -H "X-Api-Key: $AKEY" "$A/api/v1/workspaces/acme/projects/$PID_P/work-items/$ARC3/archive/"
+preset
+sync_ok b --workspace acme --reconcile >/dev/null
+check v1_archive_by_external_id test "$(sq b "SELECT (archived_at IS NOT NULL) || (deleted_at IS NULL) FROM work_plane_items WHERE plane_id='$ARC3'")" = 11
+check v1_external_id_lookup_asked sh -c "curl -s http://127.0.0.1:$PPORT/__stats | grep -q 'external_id=ARC%203%2F%C3%A9'"
+fault '{"modes":[]}'
 
 # ------------------------------------------------------------------ fault scenarios
 scenario() { # NAME FAULT-JSON
@@ -266,10 +280,17 @@ pb d migrate >/dev/null
 connect d beta "$UP" "$LKEY" || ko "connect d"
 preset
 T0=$SECONDS
+# Two processes on one store spend one budget: a verify (same upstream, same key) runs next to
+# the sync; each reserves its requests in ops.sync_budget, so together they stay within it.
+pb d verify --workspace beta >"$TMP/verify_d_concurrent.txt" 2>&1 &
+VPID=$!
 if sync_ok d; then ok governed_sync; else ko governed_sync; fi
+wait "$VPID"
 REQ=$(summary requests)
+ALLREQ=$(pstats | jget requests)
 check governed_no_429 test "$(summary throttled)" = 0 -a "$(pstats | jget statuses.429)" = ""
 check governed_needed_more_than_limit test "$REQ" -gt 40
+check two_processes_one_budget test "$ALLREQ" -gt "$((REQ + 20))"
 # Verify with the unthrottled key (re-connecting replaces the vaulted key): at 40/min a
 # full verify costs two more minutes and proves nothing the governed sync did not.
 connect d beta "$UP" "$AKEY" || ko "reconnect d"

@@ -8,8 +8,10 @@
 #include "sync/sync.h"
 #include "test.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---------------------------------------------------------------- governor */
 
@@ -296,6 +298,40 @@ PB_STORE_TEST(sync_store_refs_members_and_budget)
     PB_CHECK_EQ_INT(got.blocked_until, 500); /* but a 429 block always does */
     PB_CHECK_EQ_INT(got.requests, 5);
     PB_CHECK_EQ_INT(got.throttled, 1);
+
+    /* reservations: take lowers remaining atomically; a later answer only lowers it further;
+     * a probe's answer (accept) opens a new window */
+    int granted = -1;
+    int64_t reset = -1;
+    PB_CHECK_EQ_INT(pb_ss_budget_take(db, "none", 3, &granted, &reset, &err), 0);
+    PB_CHECK_EQ_INT(granted, 0); /* no row: nothing known, nothing granted */
+    PB_CHECK_EQ_INT(pb_ss_budget_take(db, "k", 4, &granted, &reset, &err), 0);
+    PB_CHECK_EQ_INT(granted, 4);
+    PB_CHECK(reset == 100);
+    pb_ss_budget later = {.lim = 60, .remaining = 8, .reset_at = 160, .observed_at = 60};
+    PB_CHECK_EQ_INT(pb_ss_budget_put(db, "k", &later, 1, 0, &err), 0);
+    PB_CHECK_EQ_INT(pb_ss_budget_get(db, "k", &got, &err), 0);
+    PB_CHECK_EQ_INT(got.remaining, 6); /* 10 - 4 taken; the answer (8) did not count those */
+    later.remaining = 3;
+    later.observed_at = 70;
+    PB_CHECK_EQ_INT(pb_ss_budget_put(db, "k", &later, 1, 0, &err), 0);
+    PB_CHECK_EQ_INT(pb_ss_budget_take(db, "k", 5, &granted, &reset, &err), 0);
+    PB_CHECK_EQ_INT(granted, 3); /* partial grant */
+    PB_CHECK_EQ_INT(pb_ss_budget_take(db, "k", 1, &granted, &reset, &err), 0);
+    PB_CHECK_EQ_INT(granted, 0);
+    PB_CHECK(reset == 160);
+    pb_ss_budget probe = {.lim = 60, .remaining = 59, .reset_at = 300, .observed_at = 200, .accept = 1};
+    PB_CHECK_EQ_INT(pb_ss_budget_put(db, "k", &probe, 1, 0, &err), 0);
+    PB_CHECK_EQ_INT(pb_ss_budget_get(db, "k", &got, &err), 0);
+    PB_CHECK_EQ_INT(got.remaining, 59);
+    /* within a live window a probe's answer is just an answer: it cannot hand back what other
+     * processes reserved */
+    pb_ss_budget live = {.lim = 60, .remaining = 10, .reset_at = pb_now_us() + 60000000, .observed_at = 300};
+    PB_CHECK_EQ_INT(pb_ss_budget_put(db, "k", &live, 1, 0, &err), 0);
+    pb_ss_budget probe2 = {.lim = 60, .remaining = 50, .reset_at = live.reset_at, .observed_at = 400, .accept = 1};
+    PB_CHECK_EQ_INT(pb_ss_budget_put(db, "k", &probe2, 1, 0, &err), 0);
+    PB_CHECK_EQ_INT(pb_ss_budget_get(db, "k", &got, &err), 0);
+    PB_CHECK_EQ_INT(got.remaining, 10);
     pb_db_free(db);
 }
 
@@ -328,6 +364,86 @@ PB_STORE_TEST(sync_governor_budget_shared_through_store)
     pb_gov_free(g1);
     pb_gov_free(g2);
     pb_gov_free(g3);
+    pb_db_free(db);
+}
+
+typedef struct stop_flag {
+    volatile int stop;
+} stop_flag;
+
+static void *stop_later(void *arg)
+{
+    stop_flag *f = arg;
+    struct timespec d = {0, 300 * 1000000L};
+    nanosleep(&d, NULL);
+    f->stop = 1;
+    return NULL;
+}
+
+/* Two governors on one store (two processes) draw from one budget: what one reserved the
+ * other cannot spend, so together they never send more than the upstream announced. */
+PB_STORE_TEST(sync_governor_reservations_across_processes)
+{
+    pb_db *db = open_store();
+    PB_REQUIRE(db);
+    pb_gov *g1 = pb_gov_new("http://up|ledger", db);
+    pb_gov *g2 = pb_gov_new("http://up|ledger", db);
+    PB_REQUIRE(g1 && g2);
+    int64_t reset_s = pb_now_us() / 1000000 + 60;
+    PB_CHECK_EQ_INT(pb_gov_acquire(g1, 1, NULL), 1); /* the probe */
+    pb_gov_done(g1, 200, 5, 19, reset_s, 0);       /* 5 left; limit 19: no reservation block */
+    pb_gov_sync_shared(g2);                          /* g2 learns "5 left" too */
+    PB_CHECK_EQ_INT(pb_gov_acquire(g1, 3, NULL), 3);
+    PB_CHECK_EQ_INT(pb_gov_acquire(g2, 8, NULL), 2); /* not 5: g1 holds 3 of them */
+    pb_gov_stats st;
+    pb_gov_stats_get(g2, &st);
+    PB_CHECK_EQ_INT(st.remaining, 5); /* g2's own view is still 5: only the ledger stopped it */
+    /* a third process finds the row spent and waits for the window (until stopped here)
+     * instead of sending */
+    pb_gov *g3 = pb_gov_new("http://up|ledger", db);
+    PB_REQUIRE(g3);
+    pb_gov_sync_shared(g3);
+    pb_gov_stats_get(g3, &st);
+    PB_CHECK_EQ_INT(st.remaining, 0);
+    stop_flag f = {0};
+    pthread_t th;
+    PB_REQUIRE(pthread_create(&th, NULL, stop_later, &f) == 0);
+    PB_CHECK_EQ_INT(pb_gov_acquire(g3, 1, &f.stop), 0);
+    pthread_join(th, NULL);
+    pb_gov_free(g1);
+    pb_gov_free(g2);
+    pb_gov_free(g3);
+
+    /* reservation blocks: with limit 100 a take reserves 5 more than asked, and the next
+     * requests are spent from them without writing the ledger */
+    pb_gov *h1 = pb_gov_new("http://up|blocks", db), *h2 = pb_gov_new("http://up|blocks", db);
+    PB_REQUIRE(h1 && h2);
+    PB_CHECK_EQ_INT(pb_gov_acquire(h1, 1, NULL), 1);
+    pb_gov_done(h1, 200, 20, 100, reset_s, 0);
+    PB_CHECK_EQ_INT(pb_gov_acquire(h1, 2, NULL), 2); /* ledger 20 -> 13 (2 + a block of 5) */
+    PB_CHECK_EQ_INT(pb_gov_acquire(h1, 4, NULL), 4); /* from the block: ledger untouched */
+    pb_gov_sync_shared(h2);
+    pb_gov_stats_get(h2, &st);
+    PB_CHECK_EQ_INT(st.remaining, 13);
+    pb_gov_free(h1);
+    pb_gov_free(h2);
+
+    /* one probe for everyone: while p1 probes the next window, p2 waits and then adopts p1's
+     * answer instead of probing too */
+    pb_gov *p1 = pb_gov_new("http://up|probe", db), *p2 = pb_gov_new("http://up|probe", db);
+    PB_REQUIRE(p1 && p2);
+    PB_CHECK_EQ_INT(pb_gov_acquire(p1, 1, NULL), 1); /* p1 holds the probe right */
+    stop_flag f2 = {0};
+    pthread_t th2;
+    PB_REQUIRE(pthread_create(&th2, NULL, stop_later, &f2) == 0);
+    PB_CHECK_EQ_INT(pb_gov_acquire(p2, 1, &f2.stop), 0); /* no second probe */
+    pthread_join(th2, NULL);
+    pb_gov_done(p1, 200, 30, 60, reset_s, 0);
+    PB_CHECK_EQ_INT(pb_gov_acquire(p2, 4, NULL), 4); /* adopted p1's window, from the ledger */
+    pb_gov_stats_get(p2, &st);
+    PB_CHECK_EQ_INT(st.remaining, 30);
+    pb_gov_free(p1);
+    pb_gov_free(p2);
     pb_db_free(db);
 }
 
