@@ -82,7 +82,7 @@ const pb_config_key pb_config_keys[] = {
     KEY("ssrf_allow", "PB_SSRF_ALLOW", PB_CFGT_STRING, ssrf_allow, "", 0, 0, 0,
         "comma list of CIDRs deliveries may reach despite being private"),
     KEY("ingest_workers", "PB_INGEST_WORKERS", PB_CFGT_INT, ingest_workers, "2", 0, 32, 0,
-        "webhook worker threads applying queued jobs to the mirror; 0 = none (jobs wait)"),
+        "webhook worker threads applying queued jobs to the mirror (SQLite: 1 whatever the value); 0 = none (jobs wait)"),
     KEY("ingest_coalesce_ms", "PB_INGEST_COALESCE_MS", PB_CFGT_INT, ingest_coalesce_ms, "100", 0, 60000, 0,
         "milliseconds a webhook job waits before a claim, so one PATCH's deliveries coalesce"),
     KEY("ingest_lease_ms", "PB_INGEST_LEASE_MS", PB_CFGT_INT, ingest_lease_ms, "30000", 100, 3600000, 0,
