@@ -198,6 +198,63 @@ static void timed_wait(pb_gov *g, int64_t wait_us)
     pthread_cond_timedwait(&g->cv, &g->mu, &ts);
 }
 
+/* The shared right to probe the next window (called with g->mu held; drops it while asking
+ * the store). 1 when this process may probe; 0 when another one does: its answer reaches us
+ * through the shared row. k requests are counted in flight meanwhile. */
+static int probe_right(pb_gov *g, int k, int64_t now)
+{
+    if (g->probe_lease_until > now) return 1; /* ours already (a retried probe) */
+    int ok = 0;
+    g->in_flight += k;
+    pthread_mutex_unlock(&g->mu);
+    pb_error err = {0};
+    int rc = pb_ss_budget_probe(g->db, g->key, now, now + PROBE_LEASE_US, &ok, &err);
+    pthread_mutex_lock(&g->mu);
+    g->in_flight -= k;
+    if (rc || !ok) {
+        g->last_pull_us = 0; /* read the row at once next time */
+        return 0;
+    }
+    g->probe_lease_until = now + PROBE_LEASE_US;
+    return 1;
+}
+
+/* How many of the k requests counted in flight the shared ledger grants (called with g->mu
+ * held; drops it while asking the store): this process's reserved tokens first, then a
+ * reservation of what is missing plus a small block (a twentieth of the limit, at most 64),
+ * so a walk writes the ledger a few times per window, not once per request. Returns the grant
+ * (the rest is taken out of in_flight), 0 when other processes spent the window (remaining
+ * and reset_at then say so), -1 when the store could not be asked. */
+static int ledger_grant(pb_gov *g, int k)
+{
+    int have = g->tokens < k ? g->tokens : k;
+    g->tokens -= have;
+    int block = g->limit > 0 ? g->limit / 20 : 0;
+    if (block > 64) block = 64;
+    int got = 0, rc = 0;
+    int64_t reset_at = 0;
+    pb_error err = {0};
+    if (have < k) {
+        pthread_mutex_unlock(&g->mu);
+        rc = pb_ss_budget_take(g->db, g->key, k - have + block, &got, &reset_at, &err);
+        pthread_mutex_lock(&g->mu);
+    }
+    if (rc) {
+        PB_LOG(PB_LOG_DEBUG, "sync budget reservation failed", PB_LS("error", err.msg));
+        g->tokens += have;
+        g->in_flight -= k;
+        return -1;
+    }
+    int total = have + got, grant = total < k ? total : k;
+    g->tokens += total - grant;
+    g->in_flight -= k - grant;
+    if (grant == 0) {
+        g->remaining = 0;
+        if (reset_at > g->reset_at_us) g->reset_at_us = reset_at;
+    }
+    return grant;
+}
+
 int pb_gov_acquire(pb_gov *g, int want, volatile int *stop)
 {
     if (want < 1) want = 1;
@@ -212,75 +269,32 @@ int pb_gov_acquire(pb_gov *g, int want, volatile int *stop)
                               g->blocked_until_us, &wait_us);
         if (k > 0) {
             int probe = g->remaining == -1 || (g->remaining <= 0 && g->in_flight == 0);
-            if (probe && g->db && g->probe_lease_until <= now) {
-                /* One process probes for everyone sharing the store; the others adopt its
-                 * answer from the shared row (pull_shared) instead of probing too. */
-                int was = g->remaining, ok = 0;
-                g->in_flight += k;
+            /* One process probes for everyone sharing the store; the others adopt its answer
+             * from the shared row (pull_shared) instead of probing too. */
+            if (probe && g->db && !probe_right(g, k, now)) {
+                timed_wait(g, 200000);
                 pthread_mutex_unlock(&g->mu);
-                pb_error perr = {0};
-                int prc = pb_ss_budget_probe(g->db, g->key, now, now + PROBE_LEASE_US, &ok, &perr);
-                pthread_mutex_lock(&g->mu);
-                g->in_flight -= k;
-                if (prc || !ok) {
-                    g->remaining = was;
-                    g->last_pull_us = 0; /* read the row at once next time */
-                    timed_wait(g, 200000);
-                    pthread_mutex_unlock(&g->mu);
-                    continue;
-                }
-                g->probe_lease_until = now + PROBE_LEASE_US;
+                continue;
             }
             if (probe) {
                 g->remaining = -1;
                 g->tokens = 0; /* reserved in a window that has ended */
             }
+            g->in_flight += k;
             /* Across processes the store's ledger decides (a probe needs no grant: it opens a
              * new window). Not for an upstream that announces no limit. */
-            int ledger = g->db && !probe && g->remaining < (1 << 30);
-            g->in_flight += k;
-            pthread_mutex_unlock(&g->mu);
-            if (ledger) {
-                /* Spend this process's reserved tokens first; reserve what is missing plus a
-                 * small block (a twentieth of the limit, at most 64), so a long walk writes the
-                 * ledger a few times per window, not once per request. */
-                pthread_mutex_lock(&g->mu);
-                int have = g->tokens < k ? g->tokens : k;
-                g->tokens -= have;
-                int block = g->limit > 0 ? g->limit / 20 : 0;
-                if (block > 64) block = 64;
-                pthread_mutex_unlock(&g->mu);
-                int got = 0, trc = 0;
-                int64_t reset_at = 0;
-                pb_error err = {0};
-                if (have < k) trc = pb_ss_budget_take(g->db, g->key, k - have + block, &got, &reset_at, &err);
-                pthread_mutex_lock(&g->mu);
-                if (trc) {
-                    /* no reservation, no request: try again shortly (stop is honoured) */
-                    PB_LOG(PB_LOG_DEBUG, "sync budget reservation failed", PB_LS("error", err.msg));
-                    g->tokens += have;
-                    g->in_flight -= k;
+            if (g->db && !probe && g->remaining < (1 << 30)) {
+                int grant = ledger_grant(g, k);
+                if (grant <= 0) {
+                    /* refused (wait for the window the others saw, then probe) or the store
+                     * could not be asked (no reservation, no request: ask again shortly) */
                     pthread_cond_broadcast(&g->cv);
-                    timed_wait(g, 200000);
+                    timed_wait(g, grant < 0 ? 200000 : g->reset_at_us - now);
                     pthread_mutex_unlock(&g->mu);
                     continue;
                 }
-                int total = have + got, grant = total < k ? total : k;
-                g->tokens += total - grant;
-                g->in_flight -= k - grant;
-                if (grant == 0) {
-                    /* other processes spent it: wait for the window they saw, then probe */
-                    g->remaining = 0;
-                    if (reset_at > g->reset_at_us) g->reset_at_us = reset_at;
-                    pthread_cond_broadcast(&g->cv);
-                    timed_wait(g, g->reset_at_us - now);
-                    pthread_mutex_unlock(&g->mu);
-                    continue;
-                }
-                pthread_mutex_unlock(&g->mu);
                 k = grant;
             }
-            pthread_mutex_lock(&g->mu);
             g->waited_us += (pb_mono_ms() - t0) * 1000;
             pthread_mutex_unlock(&g->mu);
             return k;
