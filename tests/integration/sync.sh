@@ -249,13 +249,17 @@ pb c migrate >/dev/null
 connect c acme "$UP" "$AKEY" || ko "connect c"
 fault '{"modes":["slow"],"p":1,"delay_ms":[40,60]}'
 preset
-pb c sync --per-page 20 --parallel 1 >"$TMP/c1.out" 2>&1 &
+# exec: $! must be planebridge itself, not a subshell running it (kill -9 of a subshell would
+# leave the sync running next to the resumed one)
+(exec env PB_STORE="$(store_url c)" PB_MASTER_KEY_FILE="$TMP/c.key" PB_LOG_LEVEL=warn PB_LOG_FILE="$TMP/c.cli.log" \
+  "$PB_BIN" sync --per-page 20 --parallel 1) >"$TMP/c1.out" 2>&1 &
 SPID=$!
 PIDS+=($SPID)
 advanced() { [ "$(sq c "SELECT COALESCE(MAX(next_page),0) FROM work_plane_events_cursor WHERE scope_id='$BULK' AND phase='backfill'" 2>/dev/null)" -ge 4 ] 2>/dev/null; }
 if wait_for advanced; then
   kill -9 $SPID 2>/dev/null
   wait $SPID 2>/dev/null
+  check killed_process_is_gone sh -c "! kill -0 $SPID 2>/dev/null"
   NEXT=$(sq c "SELECT next_page FROM work_plane_events_cursor WHERE scope_id='$BULK'")
   HAVE=$(sq c "SELECT COUNT(*) FROM work_plane_items WHERE project_id='$BULK' AND item_type='issue'")
   check killed_mid_backfill test "$HAVE" -lt 300 -a "$HAVE" -ge $((NEXT * 20 - 20))
