@@ -344,12 +344,11 @@ fail:
 
 static int oldest_unfinished(pb_conn *c, pb_queue_stats *st, pb_error *err);
 
-int pb_queue_get_stats(pb_conn *c, pb_queue_stats *st, pb_error *err)
+/* Job counts per status from sql (rows of status, count) into st, then the backlog's age. */
+static int status_counts(pb_conn *c, const char *sql, pb_queue_stats *st, pb_error *err)
 {
-    memset(st, 0, sizeof *st);
     pb_rows *rows = NULL;
-    int rc =
-        pb_conn_query(c, "SELECT status, COUNT(*) FROM ops.event_queue GROUP BY status", NULL, 0, &rows, err);
+    int rc = pb_conn_query(c, sql, NULL, 0, &rows, err);
     if (rc) return rc;
     while ((rc = pb_rows_next(rows)) == 1) {
         const char *s = pb_rows_text(rows, 0);
@@ -364,8 +363,14 @@ int pb_queue_get_stats(pb_conn *c, pb_queue_stats *st, pb_error *err)
             st->dead = v;
     }
     pb_rows_free(rows);
-    if (rc < 0) return pb_error_set(err, PB_ESTORE, "stats query failed");
+    if (rc < 0) return pb_error_set(err, PB_ESTORE, "queue count query failed");
     return oldest_unfinished(c, st, err);
+}
+
+int pb_queue_get_stats(pb_conn *c, pb_queue_stats *st, pb_error *err)
+{
+    memset(st, 0, sizeof *st);
+    return status_counts(c, "SELECT status, COUNT(*) FROM ops.event_queue GROUP BY status", st, err);
 }
 
 /* Age of the backlog: the oldest pending job by id (ids follow arrival) and the oldest leased
@@ -394,28 +399,13 @@ static int oldest_unfinished(pb_conn *c, pb_queue_stats *st, pb_error *err)
 int pb_queue_get_backlog(pb_conn *c, pb_queue_stats *st, pb_error *err)
 {
     memset(st, 0, sizeof *st);
-    pb_rows *rows = NULL;
+    st->done = -1; /* not counted */
     /* Counts only the unfinished and dead jobs through the (status, done_at) index: done jobs
      * (kept a week for deduplication) are never read. */
-    int rc = pb_conn_query(c,
-                           "SELECT status, COUNT(*) FROM ops.event_queue WHERE status IN ('pending', 'leased', "
-                           "'dead') GROUP BY status",
-                           NULL, 0, &rows, err);
-    if (rc) return rc;
-    while ((rc = pb_rows_next(rows)) == 1) {
-        const char *s = pb_rows_text(rows, 0);
-        int64_t v = pb_rows_int(rows, 1);
-        if (!strcmp(s, "pending"))
-            st->pending = v;
-        else if (!strcmp(s, "leased"))
-            st->leased = v;
-        else if (!strcmp(s, "dead"))
-            st->dead = v;
-    }
-    pb_rows_free(rows);
-    if (rc < 0) return pb_error_set(err, PB_ESTORE, "backlog query failed");
-    st->done = -1;
-    return oldest_unfinished(c, st, err);
+    return status_counts(c,
+                         "SELECT status, COUNT(*) FROM ops.event_queue WHERE status IN ('pending', 'leased', "
+                         "'dead') GROUP BY status",
+                         st, err);
 }
 
 int pb_queue_inflight_mark(pb_conn *c, const int64_t *ids, size_t n, const char *owner, int64_t pid, int64_t now,

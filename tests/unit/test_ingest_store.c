@@ -538,26 +538,28 @@ PB_STORE_TEST(ingest_store_two_worker_processes_no_double_processing)
     pb_db_free(db);
 }
 
+/* A project's created and deleted hooks (Plane CE shape). */
+static const char PROJECT_CREATED[] =
+    "{\"event\": \"project\", \"action\": \"created\", \"webhook_id\": \"w\", \"workspace_id\": "
+    "\"x\", \"data\": {\"id\": \"33333333-3333-4333-8333-333333333333\", \"name\": \"P\", "
+    "\"identifier\": \"PRJ\", \"archived_at\": null, \"created_at\": \"2025-11-21T10:00:00Z\", "
+    "\"updated_at\": \"2025-11-21T10:00:00Z\"}}";
+static const char PROJECT_DELETED[] =
+    "{\"event\": \"project\", \"action\": \"deleted\", \"webhook_id\": \"w\", \"workspace_id\": "
+    "\"x\", \"data\": {\"id\": \"33333333-3333-4333-8333-333333333333\"}}";
+
 PB_STORE_TEST(ingest_store_project_delete_and_archive)
 {
     pb_db *db = open_store();
     PB_REQUIRE(db);
     pb_conn *c = NULL;
     PB_REQUIRE(pb_db_acquire(db, &c, NULL) == 0);
-    const char *create =
-        "{\"event\": \"project\", \"action\": \"created\", \"webhook_id\": \"w\", \"workspace_id\": "
-        "\"x\", \"data\": {\"id\": \"33333333-3333-4333-8333-333333333333\", \"name\": \"P\", "
-        "\"identifier\": \"PRJ\", \"archived_at\": null, \"created_at\": \"2025-11-21T10:00:00Z\", "
-        "\"updated_at\": \"2025-11-21T10:00:00Z\"}}";
     const char *archive =
         "{\"event\": \"project\", \"action\": \"updated\", \"webhook_id\": \"w\", \"workspace_id\": "
         "\"x\", \"data\": {\"id\": \"33333333-3333-4333-8333-333333333333\", \"name\": \"P\", "
         "\"identifier\": \"PRJ\", \"archived_at\": \"2025-11-22T10:00:00Z\", \"created_at\": "
         "\"2025-11-21T10:00:00Z\", \"updated_at\": \"2025-11-22T10:00:00Z\"}}";
-    const char *del =
-        "{\"event\": \"project\", \"action\": \"deleted\", \"webhook_id\": \"w\", \"workspace_id\": "
-        "\"x\", \"data\": {\"id\": \"33333333-3333-4333-8333-333333333333\"}}";
-    const char *bodies[] = {create, archive, del};
+    const char *bodies[] = {PROJECT_CREATED, archive, PROJECT_DELETED};
     for (int i = 0; i < 3; i++) {
         char key[16];
         snprintf(key, sizeof key, "p%d", i);
@@ -590,18 +592,11 @@ PB_STORE_TEST(ingest_store_delete_event_id_survives_reapply)
     PB_REQUIRE(db);
     pb_conn *c = NULL;
     PB_REQUIRE(pb_db_acquire(db, &c, NULL) == 0);
-    const char *create =
-        "{\"event\": \"project\", \"action\": \"created\", \"webhook_id\": \"w\", \"workspace_id\": "
-        "\"x\", \"data\": {\"id\": \"44444444-4444-4444-8444-444444444444\", \"name\": \"P\", "
-        "\"identifier\": \"DEL\", \"created_at\": \"2025-11-21T10:00:00Z\", \"updated_at\": "
-        "\"2025-11-21T10:00:00Z\"}}";
-    const char *del = "{\"event\": \"project\", \"action\": \"deleted\", \"webhook_id\": \"w\", "
-                      "\"workspace_id\": \"x\", \"data\": {\"id\": \"44444444-4444-4444-8444-444444444444\"}}";
     pb_hook hc, hd;
     memset(&hc, 0, sizeof hc);
     memset(&hd, 0, sizeof hd);
-    PB_REQUIRE(pb_hook_parse("acme", create, strlen(create), &hc, NULL) == 0);
-    PB_REQUIRE(pb_hook_parse("acme", del, strlen(del), &hd, NULL) == 0);
+    PB_REQUIRE(pb_hook_parse("acme", PROJECT_CREATED, strlen(PROJECT_CREATED), &hc, NULL) == 0);
+    PB_REQUIRE(pb_hook_parse("acme", PROJECT_DELETED, strlen(PROJECT_DELETED), &hd, NULL) == 0);
     pb_apply_result res;
     PB_REQUIRE(pb_conn_begin_write(c, NULL) == 0);
     PB_REQUIRE(pb_ingest_apply(c, "acme", &hc, pb_now_us(), &res, NULL) == 0);
